@@ -1,0 +1,12 @@
+export { type AddressOptions, type ListenAddress, type Scheme, SocketAddress, parseAddress } from './address';
+export { type Chunk, type CloseReason, Connection } from './connection';
+export { AddressError, ConnectionError, ListenError, RxloopError } from './errors';
+export { type BackendName } from './select-backend';
+export {
+  ConnectionsObservable,
+  type Server,
+  type ServerOptions,
+  type ServerStats,
+  connections$,
+  serve,
+} from './server';

@@ -1,0 +1,241 @@
+import { getSystemErrorMap } from 'node:util';
+
+import { type ListenAddress, SocketAddress } from '../address';
+import type { Backend, BoundListener, ListenOptions, LoopCounters, ServerOwner } from '../backend';
+import { Connection } from '../connection';
+import { ConnectionError, ListenError } from '../errors';
+import { FlushQueue } from '../flush-queue';
+import { type Addon, type NativeLoopHandle, loadAddon } from './addon';
+import {
+  FLUSH_SHUTDOWN,
+  IO_WIDTH,
+  RECORD_ACCEPT,
+  RECORD_CLOSED,
+  RECORD_DATA,
+  RECORD_EOF,
+  RECORD_WIDTH,
+  RECORD_WROTE,
+  STAT_NAMES,
+} from './records';
+import { decodeAddress, encodedLength } from './sockaddr';
+
+const RECORD_CAPACITY = 8192;
+const FLUSH_CAPACITY = 4096;
+
+const systemErrors = getSystemErrorMap();
+
+function socketError(errno: number): Error | null {
+  if (errno === 0) return null;
+  const [code, message] = systemErrors.get(-errno) ?? [`E${errno}`, 'unknown error'];
+  return new ConnectionError(code, `${code}: ${message}`);
+}
+
+class NativeConnection extends Connection {
+  constructor(
+    id: number,
+    owner: ServerOwner,
+    private readonly loop: NativeLoop,
+    readonly slot: number,
+    readonly remote: SocketAddress,
+    readonly local: SocketAddress,
+  ) {
+    super(id, owner);
+  }
+
+  protected setTransportReading(on: boolean): void {
+    this.loop.handle.setReading(this.slot, on);
+  }
+
+  protected destroyTransport(): void {
+    this.loop.forget(this);
+    this.loop.handle.destroy(this.slot);
+  }
+
+  protected scheduleFlush(): void {
+    this.loop.flushQueue.add(this);
+  }
+}
+
+interface NativeListener {
+  owner: ServerOwner;
+  local: SocketAddress;
+  /** Bound to 0.0.0.0 or ::, so each connection reports its own local address. */
+  wildcard: boolean;
+}
+
+/**
+ * The JavaScript half of a native loop: dispatches each batch of records to connections and
+ * flushes the turn's output in one native call. One per thread.
+ */
+export class NativeLoop implements Backend {
+  readonly name = 'native';
+  readonly handle: NativeLoopHandle;
+  readonly flushQueue = new FlushQueue((connections) => this.flush(connections as NativeConnection[]));
+  private readonly records = new Float64Array(RECORD_CAPACITY * RECORD_WIDTH);
+  private readonly io = new Float64Array(FLUSH_CAPACITY * IO_WIDTH);
+  private readonly stats = new Float64Array(STAT_NAMES.length);
+  private readonly connections: (NativeConnection | undefined)[] = [];
+  private readonly listeners: (NativeListener | undefined)[] = [];
+  private slab: ArrayBuffer | null = null;
+  private slabBytes = Buffer.alloc(0);
+  private readonly outgoing: Buffer[] = [];
+  private readonly flushed: NativeConnection[] = [];
+
+  constructor(addon: Addon) {
+    this.handle = new addon.Loop(this.onBatch, this.records, this.io, this.stats);
+  }
+
+  async listen(address: ListenAddress, options: ListenOptions, owner: ServerOwner): Promise<BoundListener> {
+    let slot: number;
+    let encoded: Buffer;
+    try {
+      const target = address.scheme === 'tcp' ? address.host : address.path.replace(/^@/, '\0');
+      [slot, encoded] = this.handle.listen(
+        address.scheme,
+        target,
+        address.port,
+        options.backlog,
+        options.reusePort,
+        options.noDelay,
+        options.keepAliveSeconds,
+      );
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      throw new ListenError(address.url, e.code ?? 'ERR_RXLOOP_LISTEN', e.syscall ?? 'listen', e.message);
+    }
+    const local = decodeAddress(encoded, 0);
+    const wildcard = local.scheme === 'tcp' && (local.host === '0.0.0.0' || local.host === '::');
+    this.listeners[slot] = { owner, local, wildcard };
+    return {
+      address: local,
+      close: () => {
+        if (this.listeners[slot]?.owner !== owner) return;
+        this.listeners[slot] = undefined;
+        this.handle.unlisten(slot);
+      },
+    };
+  }
+
+  counters(): LoopCounters {
+    const s = this.stats;
+    return { batches: s[0], acceptBackoffs: s[2], reads: s[3], writev: s[5] };
+  }
+
+  forget(conn: NativeConnection): void {
+    if (this.connections[conn.slot] === conn) this.connections[conn.slot] = undefined;
+  }
+
+  private readonly onBatch = (count: number, slab: ArrayBuffer): void => {
+    if (slab !== this.slab) {
+      this.slab = slab;
+      this.slabBytes = Buffer.from(slab);
+    }
+    this.flushQueue.batch(() => this.dispatch(count));
+  };
+
+  private dispatch(count: number): void {
+    const records = this.records;
+    const bytes = this.slabBytes;
+    const connections = this.connections;
+    let failure: unknown = null;
+    for (let i = 0, end = count * RECORD_WIDTH; i < end; i += RECORD_WIDTH) {
+      const slot = records[i + 1];
+      try {
+        switch (records[i]) {
+          case RECORD_DATA: {
+            const offset = records[i + 2];
+            connections[slot]?.receive(bytes.subarray(offset, offset + records[i + 3]));
+            break;
+          }
+          case RECORD_ACCEPT:
+            this.accept(slot, records[i + 2], records[i + 3]);
+            break;
+          case RECORD_EOF:
+            connections[slot]?.receiveEnd();
+            break;
+          case RECORD_WROTE:
+            connections[slot]?.transportQueued(records[i + 2]);
+            break;
+          case RECORD_CLOSED: {
+            const conn = connections[slot];
+            if (conn !== undefined) {
+              connections[slot] = undefined;
+              conn.transportClosed(socketError(records[i + 2]));
+            }
+            break;
+          }
+        }
+      } catch (error) {
+        // One failing handler must not cost the rest of the batch its records.
+        failure ??= error;
+      }
+    }
+    if (failure !== null) {
+      const error = failure;
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+
+  private accept(slot: number, id: number, offset: number): void {
+    const bytes = this.slabBytes;
+    const listener = this.listeners[bytes.readUInt32LE(offset)];
+    if (listener === undefined) {
+      // Accepted in the same round as its listener closed: nobody is left to serve it.
+      this.handle.destroy(slot);
+      return;
+    }
+    const remote = decodeAddress(bytes, offset + 4);
+    const local = listener.wildcard ? decodeAddress(bytes, offset + 4 + encodedLength(bytes, offset + 4)) : listener.local;
+    const conn = new NativeConnection(id, listener.owner, this, slot, remote, local);
+    this.connections[slot] = conn;
+    listener.owner.accept(conn);
+  }
+
+  private flush(connections: NativeConnection[]): void {
+    const io = this.io;
+    const outgoing = this.outgoing;
+    const flushed = this.flushed;
+    for (const conn of connections) {
+      if (conn.isClosed) continue;
+      const chunks = conn.takeOutput();
+      const entry = flushed.length * IO_WIDTH;
+      io[entry] = conn.slot;
+      io[entry + 1] = conn.takeShutdown() ? FLUSH_SHUTDOWN : 0;
+      io[entry + 2] = chunks === null ? 0 : chunks.length;
+      if (chunks !== null) for (const chunk of chunks) outgoing.push(chunk);
+      flushed.push(conn);
+      if (flushed.length === FLUSH_CAPACITY) this.submit();
+    }
+    if (flushed.length > 0) this.submit();
+  }
+
+  private submit(): void {
+    const io = this.io;
+    const flushed = this.flushed.splice(0);
+    this.handle.flush(flushed.length, this.outgoing);
+    this.outgoing.length = 0;
+    for (let i = 0; i < flushed.length; i++) {
+      const conn = flushed[i];
+      const entry = i * IO_WIDTH;
+      if (io[entry + 1] === 0) {
+        conn.transportQueued(io[entry + 2]);
+      } else {
+        this.forget(conn);
+        conn.transportClosed(socketError(io[entry + 2]));
+      }
+    }
+  }
+}
+
+let threadLoop: NativeLoop | Error | undefined;
+
+/** This thread's native loop, or the Error explaining why the addon cannot run here. */
+export function nativeLoop(): NativeLoop | Error {
+  if (threadLoop === undefined) {
+    const addon = loadAddon();
+    threadLoop = addon instanceof Error ? addon : new NativeLoop(addon);
+  }
+  return threadLoop;
+}

@@ -1,0 +1,14 @@
+// Layouts shared with native/loop.h: batch records, flush entries and loop counters.
+
+export const RECORD_WIDTH = 4; // [kind, slot, a, b]
+export const RECORD_ACCEPT = 1; // a: connection id, b: slab offset of [listener u32 LE][remote][local]
+export const RECORD_DATA = 2; // a: slab offset, b: length
+export const RECORD_EOF = 3;
+export const RECORD_CLOSED = 4; // a: errno, 0 for an orderly close
+export const RECORD_WROTE = 5; // a: bytes still queued natively
+
+export const IO_WIDTH = 3; // in: [slot, flags, bufferCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
+export const FLUSH_SHUTDOWN = 1;
+
+export const STAT_NAMES = ['batches', 'accepted', 'acceptBackoffs', 'reads', 'bytesIn', 'writev', 'bytesOut', 'closed'] as const;
+export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;

@@ -1,0 +1,134 @@
+import * as net from 'node:net';
+
+import { type ListenAddress, SocketAddress } from '../address';
+import type { Backend, BoundListener, ListenOptions, LoopCounters, ServerOwner } from '../backend';
+import { Connection } from '../connection';
+import { ConnectionError, ListenError } from '../errors';
+import { FlushQueue } from '../flush-queue';
+
+import { loadAddon } from '../native/addon';
+
+const addon = loadAddon();
+let threadLocalId = 0;
+// Ids are unique for the life of the process: taken from the addon's counter when it loads (so
+// the two backends never collide), else spaced 2^32 apart per thread (thread ids are unique).
+const nextConnectionId =
+  addon instanceof Error
+    ? () => (require('node:worker_threads') as typeof import('node:worker_threads')).threadId * 2 ** 32 + ++threadLocalId
+    : () => addon.nextConnectionId();
+
+function remoteOf(socket: net.Socket, unix: boolean): SocketAddress {
+  if (unix) return new SocketAddress('unix', '', 0, '');
+  return new SocketAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0);
+}
+
+class NodeConnection extends Connection {
+  readonly remote: SocketAddress;
+  readonly local: SocketAddress;
+  private lastError: Error | null = null;
+
+  constructor(
+    owner: ServerOwner,
+    private readonly backend: NodeBackend,
+    readonly socket: net.Socket,
+    listenerAddress: SocketAddress,
+  ) {
+    super(nextConnectionId(), owner);
+    const unix = listenerAddress.scheme === 'unix';
+    this.remote = remoteOf(socket, unix);
+    this.local = unix ? listenerAddress : new SocketAddress('tcp', socket.localAddress ?? '', socket.localPort ?? 0);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('end', () => this.receiveEnd());
+    socket.on('drain', () => this.transportQueued(socket.writableLength));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.lastError = new ConnectionError(error.code ?? 'ERR_SOCKET', error.message);
+    });
+    socket.on('close', () => this.transportClosed(this.lastError));
+  }
+
+  flushOutput(): void {
+    const socket = this.socket;
+    const chunks = this.takeOutput();
+    if (chunks !== null) {
+      this.backend.writes++;
+      if (chunks.length === 1) {
+        socket.write(chunks[0]);
+      } else {
+        socket.cork();
+        for (const chunk of chunks) socket.write(chunk);
+        socket.uncork();
+      }
+    }
+    if (this.takeShutdown()) socket.end();
+    this.transportQueued(socket.writableLength);
+  }
+
+  protected setTransportReading(on: boolean): void {
+    if (on) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  protected destroyTransport(): void {
+    this.socket.destroy();
+  }
+
+  protected scheduleFlush(): void {
+    this.backend.flushQueue.add(this);
+  }
+}
+
+/** The same API over node:net: where the addon cannot load, and as the benchmarks' baseline. */
+export class NodeBackend implements Backend {
+  readonly name = 'node';
+  readonly flushQueue = new FlushQueue((connections) => {
+    for (const conn of connections as NodeConnection[]) if (!conn.isClosed) conn.flushOutput();
+  });
+  writes = 0;
+
+  listen(address: ListenAddress, options: ListenOptions, owner: ServerOwner): Promise<BoundListener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({
+        allowHalfOpen: true,
+        noDelay: options.noDelay,
+        keepAlive: options.keepAliveSeconds > 0,
+        keepAliveInitialDelay: options.keepAliveSeconds * 1000,
+      });
+      let bound: SocketAddress | null = null;
+      server.on('connection', (socket) => {
+        if (bound !== null) owner.accept(new NodeConnection(owner, this, socket, bound));
+        else socket.destroy();
+      });
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        reject(new ListenError(address.url, error.code ?? 'ERR_RXLOOP_LISTEN', error.syscall ?? 'listen', error.message));
+      });
+      server.once('listening', () => {
+        server.removeAllListeners('error');
+        server.on('error', () => undefined); // accept errors: node:net retries by itself
+        const info = server.address();
+        bound =
+          info !== null && typeof info === 'object'
+            ? new SocketAddress('tcp', info.address, info.port)
+            : new SocketAddress('unix', '', 0, address.path);
+        resolve({ address: bound, close: () => server.close() });
+      });
+      const path = address.path.startsWith('@') ? `\0${address.path.slice(1)}` : address.path;
+      // Node ≥ 22.12 understands reusePort; older versions ignore it.
+      const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+        ...(address.scheme === 'unix' ? { path } : { host: address.host, port: address.port }),
+        backlog: options.backlog,
+        reusePort: options.reusePort,
+      };
+      server.listen(listenOptions);
+    });
+  }
+
+  counters(): LoopCounters {
+    return { batches: 0, reads: 0, writev: this.writes, acceptBackoffs: 0 };
+  }
+}
+
+let threadBackend: NodeBackend | undefined;
+
+export function nodeBackend(): NodeBackend {
+  return (threadBackend ??= new NodeBackend());
+}

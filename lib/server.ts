@@ -1,0 +1,225 @@
+import { Observable, ObservableInput, ReplaySubject, Subscriber, from, lastValueFrom, merge } from 'rxjs';
+
+import { type ListenAddress, SocketAddress, parseAddress } from './address';
+import type { Backend, BoundListener, ServerOwner } from './backend';
+import type { Chunk, Connection } from './connection';
+import { type BackendName, selectBackend } from './select-backend';
+
+export interface ServerOptions {
+  /** 'auto' (default): native where the addon loads, else node:net with one warning. */
+  backend?: BackendName;
+  /** Listen backlog (default 511); an address's `?backlog=` wins. */
+  backlog?: number;
+  /** SO_REUSEPORT, so several servers can share a port; an address's `?reuseport=` wins. */
+  reuseport?: boolean;
+  /** TCP_NODELAY on accepted connections (default true). */
+  noDelay?: boolean;
+  /** TCP keep-alive: true for a 60 s idle time, or the idle time in seconds (default off). */
+  keepAlive?: boolean | number;
+  /** Queued output above which write() returns false and reading pauses (default 64 KiB). */
+  highWaterMark?: number;
+  /** Queued output at or below which reading resumes (default 16 KiB). */
+  lowWaterMark?: number;
+  /** How long a graceful close waits for the peer's FIN before destroying, in ms (default 10 s). */
+  closeTimeout?: number;
+}
+
+export interface ServerStats {
+  backend: 'native' | 'node';
+  /** Open connections. */
+  connections: number;
+  accepted: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Loop-wide: batches delivered to JavaScript, reads, vectored writes, accept back-offs. */
+  batches: number;
+  reads: number;
+  writev: number;
+  acceptBackoffs: number;
+}
+
+const DEFAULTS = {
+  backlog: 511,
+  noDelay: true,
+  highWaterMark: 64 * 1024,
+  lowWaterMark: 16 * 1024,
+  closeTimeout: 10_000,
+};
+
+/** One subscription's server: its listeners, its connections and its counters. */
+class ServerState implements ServerOwner {
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
+  readonly closeTimeout: number;
+  bytesIn = 0;
+  bytesOut = 0;
+  accepted = 0;
+  readonly open = new Set<Connection>();
+  listeners: BoundListener[] = [];
+  stopped = false;
+
+  constructor(
+    readonly backend: Backend,
+    options: ServerOptions,
+    private readonly subscriber: Subscriber<Connection>,
+  ) {
+    this.highWaterMark = options.highWaterMark ?? DEFAULTS.highWaterMark;
+    this.lowWaterMark = Math.min(options.lowWaterMark ?? DEFAULTS.lowWaterMark, this.highWaterMark);
+    this.closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
+  }
+
+  accept(conn: Connection): void {
+    if (this.stopped) {
+      conn.destroy();
+      return;
+    }
+    this.accepted++;
+    this.open.add(conn);
+    this.subscriber.next(conn);
+  }
+
+  connectionClosed(conn: Connection): void {
+    this.open.delete(conn);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const listener of this.listeners) listener.close();
+    this.listeners = [];
+    for (const conn of [...this.open]) conn.close();
+  }
+
+  stats(): ServerStats {
+    return {
+      backend: this.backend.name,
+      connections: this.open.size,
+      accepted: this.accepted,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      ...this.backend.counters(),
+    };
+  }
+}
+
+/**
+ * The connections accepted on one or more addresses. Each subscription binds its own listeners;
+ * unsubscribing stops listening and closes that subscription's connections gracefully.
+ */
+export class ConnectionsObservable extends Observable<Connection> {
+  /** The bound addresses (port 0 resolved), before any connection; replays the latest. */
+  readonly listening$: Observable<SocketAddress[]>;
+  private readonly bound = new ReplaySubject<SocketAddress[]>(1);
+  private current: ServerState | null = null;
+
+  constructor(addresses: ListenAddress[], options: ServerOptions) {
+    super((subscriber) => this.start(subscriber, addresses, options));
+    this.listening$ = this.bound.asObservable();
+  }
+
+  /** Counters of the most recent subscription. */
+  stats(): ServerStats | null {
+    return this.current?.stats() ?? null;
+  }
+
+  /** The open connections of the most recent subscription. */
+  connections(): Connection[] {
+    return this.current ? [...this.current.open] : [];
+  }
+
+  private start(subscriber: Subscriber<Connection>, addresses: ListenAddress[], options: ServerOptions): () => void {
+    let state: ServerState;
+    try {
+      state = new ServerState(selectBackend(options.backend), options, subscriber);
+    } catch (error) {
+      subscriber.error(error);
+      return () => undefined;
+    }
+    this.current = state;
+    const keepAlive = options.keepAlive === true ? 60 : typeof options.keepAlive === 'number' ? options.keepAlive : 0;
+    Promise.all(
+      addresses.map((address) =>
+        state.backend.listen(
+          address,
+          {
+            backlog: address.options.backlog ?? options.backlog ?? DEFAULTS.backlog,
+            reusePort: address.options.reuseport ?? options.reuseport ?? false,
+            noDelay: options.noDelay ?? DEFAULTS.noDelay,
+            keepAliveSeconds: keepAlive,
+          },
+          state,
+        ).then((listener) => {
+          if (state.stopped) listener.close();
+          else state.listeners.push(listener);
+          return listener;
+        }),
+      ),
+    ).then(
+      (listeners) => {
+        if (!state.stopped) this.bound.next(listeners.map((l) => l.address));
+      },
+      (error: unknown) => {
+        state.stop();
+        subscriber.error(error);
+      },
+    );
+    return () => state.stop();
+  }
+}
+
+/**
+ * A stream of connections on `address` (or several): `tcp://host:port`, `tcp://[::1]:port`,
+ * `unix:///path` or `unix://@name`, with `?reuseport=true&backlog=N` if wanted.
+ */
+export function connections$(address: string | string[], options: ServerOptions = {}): ConnectionsObservable {
+  const list = (Array.isArray(address) ? address : [address]).map(parseAddress);
+  return new ConnectionsObservable(list, options);
+}
+
+export interface Server {
+  /** Resolves with the bound addresses, or rejects with the ListenError. */
+  readonly listening: Promise<SocketAddress[]>;
+  stats(): ServerStats | null;
+  /** Stops listening, closes every connection gracefully and resolves once all are closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `handler` on `address`: for each connection, whatever the returned Observable emits is
+ * written back in order; when it completes the connection closes gracefully, when it errors the
+ * connection is destroyed. serve(addr, conn => conn.input$) is an echo server.
+ */
+export function serve(
+  address: string | string[],
+  handler: (conn: Connection) => ObservableInput<Chunk>,
+  options: ServerOptions = {},
+): Server {
+  const source = connections$(address, options);
+  let failed: (error: unknown) => void = () => undefined;
+  const listening = new Promise<SocketAddress[]>((resolve, reject) => {
+    failed = reject;
+    source.listening$.subscribe(resolve);
+  });
+  listening.catch(() => undefined); // a caller that never looks must not see an unhandled rejection
+  const subscription = source.subscribe({
+    next: (conn) => {
+      let output: Observable<Chunk>;
+      try {
+        output = from(handler(conn));
+      } catch (error) {
+        conn.destroy(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      output.pipe(conn.sink()).subscribe();
+    },
+    error: (error: unknown) => failed(error),
+  });
+  return {
+    listening,
+    stats: () => source.stats(),
+    close: async () => {
+      const open = source.connections();
+      subscription.unsubscribe();
+      if (open.length > 0) await lastValueFrom(merge(...open.map((conn) => conn.closed$)), { defaultValue: undefined });
+    },
+  };
+}

@@ -1,0 +1,173 @@
+// One event loop per JavaScript thread: a poller, its listeners and connections, driven by a
+// single uv_poll_t on the poller's fd so that native code and JavaScript share one thread.
+//
+// Each wake-up drains what is ready (accepts, reads into a JavaScript-owned slab, finishes
+// pending writes) and reports it to JavaScript in ONE call, as records in a Float64Array:
+// [kind, slot, a, b]. JavaScript answers with one Flush call per turn that writev()s every
+// connection's gathered output straight from its Buffers.
+#ifndef RXLOOP_LOOP_H_
+#define RXLOOP_LOOP_H_
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "poller.h"
+#include "sockets.h"
+
+namespace rxloop {
+
+// Record kinds, mirrored in lib/native/records.ts.
+enum RecordKind : int {
+  kRecordAccept = 1,  // slot, id, offset of [listener u32 LE][remote][local] in the slab
+  kRecordData = 2,    // slot, offset, length
+  kRecordEof = 3,     // slot: the peer shut its write side
+  kRecordClosed = 4,  // slot, errno (0 for an orderly close): the fd is gone
+  kRecordWrote = 5,   // slot, bytes still queued natively
+};
+
+// Counters in the stats Float64Array, mirrored in lib/native/records.ts.
+enum StatIndex : int {
+  kStatBatches,
+  kStatAccepted,
+  kStatAcceptBackoffs,
+  kStatReads,
+  kStatBytesIn,
+  kStatWritev,
+  kStatBytesOut,
+  kStatClosed,
+  kStatCount,
+};
+
+// Output a connection could not send at once; only this remainder is ever copied.
+class OutBuffer {
+ public:
+  OutBuffer() = default;
+  OutBuffer(const OutBuffer&) = delete;
+  OutBuffer& operator=(const OutBuffer&) = delete;
+  ~OutBuffer() { Reset(); }
+  size_t size() const { return end_ - start_; }
+  const char* data() const { return data_ + start_; }
+  void Append(const char* bytes, size_t len);
+  void Consume(size_t len);
+  void Reset();
+
+ private:
+  char* data_ = nullptr;
+  size_t start_ = 0;
+  size_t end_ = 0;
+  size_t capacity_ = 0;
+};
+
+struct Conn {
+  int fd = -1;
+  uint32_t interest = 0;
+  bool tcp = false;
+  bool reading = false;            // JavaScript wants input
+  bool read_eof = false;           // the peer sent FIN
+  bool write_shut = false;         // we sent FIN
+  bool shutdown_when_drained = false;
+  OutBuffer out;
+};
+
+struct Listener {
+  int fd = -1;
+  bool tcp = false;
+  bool no_delay = true;
+  bool wildcard = false;
+  bool backed_off = false;
+  int keep_alive_seconds = 0;
+  std::string unix_path;  // unlinked on close, as node:net does
+  uint8_t local[kMaxEncodedAddress];
+  size_t local_len = 0;
+};
+
+struct UvHandles;
+
+// Connection ids: unique for the life of the process, across every loop, thread and backend.
+uint64_t NextConnectionId();
+
+class Loop : public Napi::ObjectWrap<Loop> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Loop(const Napi::CallbackInfo& info);
+  ~Loop() override;
+
+ private:
+  friend struct UvHandles;
+
+  // Methods called from JavaScript.
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  void Unlisten(const Napi::CallbackInfo& info);
+  void Flush(const Napi::CallbackInfo& info);
+  void SetReading(const Napi::CallbackInfo& info);
+  void Destroy(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+
+  // One wake-up.
+  void RunRound();
+  void AcceptAll(uint32_t listener_slot);
+  void BackOff(uint32_t listener_slot);
+  void EndBackOff();
+  void HandleConnEvents(uint32_t slot, uint32_t events);
+  void ReadConn(uint32_t slot);
+  void WriteRemainder(uint32_t slot);
+  // Writes buffers [first, first + count) of `bufs`; returns 0 or an errno.
+  int WriteBuffers(Conn& conn, Napi::Array bufs, uint32_t first, uint32_t count);
+  void ShutdownWrite(uint32_t slot, bool report);
+
+  // `report` adds a Closed record; closes asked for by JavaScript are not reported back.
+  void CloseConn(uint32_t slot, int err, bool report);
+  void UpdateInterest(Conn& conn, uint32_t slot);
+  void UpdateRef();
+  void Teardown();
+
+  // Records and slab space, delivering the batch early when either runs out.
+  bool EnsureRoom(size_t slab_bytes);
+  void Emit(int kind, uint32_t slot, double a, double b);
+  void Deliver();
+  void NewSlab();
+
+  Napi::Env env_;
+  Napi::FunctionReference on_batch_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  Napi::Reference<Napi::Float64Array> records_ref_;
+  Napi::Reference<Napi::Float64Array> io_ref_;
+  Napi::Reference<Napi::Float64Array> stats_ref_;
+  double* records_ = nullptr;
+  size_t record_capacity_ = 0;
+  size_t record_count_ = 0;
+  double* io_ = nullptr;
+  size_t io_capacity_ = 0;
+  double* stats_ = nullptr;
+
+  Napi::Reference<Napi::ArrayBuffer> slab_ref_;
+  uint8_t* slab_ = nullptr;
+  size_t slab_used_ = 0;
+
+  std::unique_ptr<Poller> poller_;
+  std::vector<PollEvent> events_;
+  UvHandles* uv_ = nullptr;
+  bool closed_ = false;
+  bool delivering_ = false;
+
+  // deques keep element addresses stable while JavaScript, called mid-round, adds to them.
+  std::deque<Conn> conns_;
+  std::vector<uint32_t> free_conns_;
+  // Slots closed during a round are reused only after it, so that a stale event still in this
+  // round's list can never reach a new connection.
+  std::vector<uint32_t> closed_this_round_;
+  size_t open_conns_ = 0;
+  std::deque<Listener> listeners_;
+  std::vector<uint32_t> free_listeners_;
+  size_t open_listeners_ = 0;
+};
+
+}  // namespace rxloop
+
+#endif  // RXLOOP_LOOP_H_

@@ -1,0 +1,143 @@
+#include "sockets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace rxloop {
+
+size_t EncodeAddress(const sockaddr_storage& addr, socklen_t len, uint8_t* out) {
+  if (addr.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(addr);
+    out[0] = 4;
+    memcpy(out + 1, &in.sin_port, 2);
+    memcpy(out + 3, &in.sin_addr, 4);
+    return 7;
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(addr);
+    out[0] = 6;
+    memcpy(out + 1, &in6.sin6_port, 2);
+    memcpy(out + 3, &in6.sin6_addr, 16);
+    return 19;
+  }
+  if (addr.ss_family == AF_UNIX) {
+    const auto& un = reinterpret_cast<const sockaddr_un&>(addr);
+    size_t offset = offsetof(sockaddr_un, sun_path);
+    size_t path_len = len > offset ? len - offset : 0;
+    // A filesystem path may carry its terminating NUL; an abstract name starts with one.
+    if (path_len > 0 && un.sun_path[0] != '\0') path_len = strnlen(un.sun_path, path_len);
+    out[0] = 1;
+    out[1] = static_cast<uint8_t>(path_len);
+    memcpy(out + 2, un.sun_path, path_len);
+    return 2 + path_len;
+  }
+  out[0] = 0;
+  return 1;
+}
+
+static ListenResult Fail(ListenResult r, int fd, int err) {
+  if (fd >= 0) CloseFd(fd);
+  r.fd = -1;
+  r.err = err;
+  return r;
+}
+
+static ListenResult BindAndListen(int fd, const sockaddr* addr, socklen_t len, int backlog) {
+  ListenResult r;
+  if (bind(fd, addr, len) != 0) return Fail(r, fd, errno);
+  if (listen(fd, backlog) != 0) return Fail(r, fd, errno);
+  r.bound_len = sizeof(r.bound);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&r.bound), &r.bound_len) != 0) {
+    return Fail(r, fd, errno);
+  }
+  r.fd = fd;
+  return r;
+}
+
+ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reuse_port) {
+  ListenResult r;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
+  if (gai != 0) {
+    r.gai_error = gai;
+    if (gai == EAI_SYSTEM) r.err = errno;
+    return r;
+  }
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    freeaddrinfo(found);
+    return Fail(r, -1, err);
+  }
+  int on = 1;
+  // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+      (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)) {
+    int err = errno;
+    freeaddrinfo(found);
+    return Fail(r, fd, err);
+  }
+  r = BindAndListen(fd, found->ai_addr, found->ai_addrlen, backlog);
+  freeaddrinfo(found);
+  if (r.fd < 0) return r;
+  if (r.bound.ss_family == AF_INET) {
+    r.wildcard = reinterpret_cast<sockaddr_in&>(r.bound).sin_addr.s_addr == htonl(INADDR_ANY);
+  } else if (r.bound.ss_family == AF_INET6) {
+    r.wildcard = IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6&>(r.bound).sin6_addr);
+  }
+  return r;
+}
+
+ListenResult ListenUnix(const std::string& path, int backlog) {
+  ListenResult r;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  bool abstract = !path.empty() && path[0] == '\0';
+  // A filesystem path needs room for its terminating NUL; an abstract name does not.
+  if (path.empty() || path.size() + (abstract ? 0 : 1) > sizeof(addr.sun_path)) {
+    return Fail(r, -1, ENAMETOOLONG);
+  }
+  memcpy(addr.sun_path, path.data(), path.size());
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
+                                         (abstract ? 0 : 1));
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail(r, -1, errno);
+  return BindAndListen(fd, reinterpret_cast<sockaddr*>(&addr), len, backlog);
+}
+
+int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len) {
+  for (;;) {
+    *len = sizeof(*addr);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(addr), len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+void SetStreamOptions(int fd, bool tcp, bool no_delay, int keep_alive_seconds) {
+  // Failures here leave a working, if less tuned, connection: they are not worth closing it for.
+  if (!tcp) return;
+  int on = 1;
+  if (no_delay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  if (keep_alive_seconds > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keep_alive_seconds, sizeof(keep_alive_seconds));
+  }
+}
+
+void CloseFd(int fd) { close(fd); }
+
+}  // namespace rxloop

@@ -1,0 +1,45 @@
+// Socket set-up shared by every poller: listening, accepting, options, and the compact address
+// encoding the loop hands to JavaScript.
+#ifndef RXLOOP_SOCKETS_H_
+#define RXLOOP_SOCKETS_H_
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace rxloop {
+
+// Encoded address: [family: 4 | 6 | 1 (unix)] then, for IP, [port: u16 BE][4 or 16 address bytes];
+// for unix, [length: u8][path bytes] (an abstract name keeps its leading NUL).
+constexpr size_t kMaxEncodedAddress = 2 + sizeof(sockaddr_un::sun_path);
+
+size_t EncodeAddress(const sockaddr_storage& addr, socklen_t len, uint8_t* out);
+
+struct ListenResult {
+  int fd = -1;
+  int err = 0;              // an errno, when gai_error is 0
+  int gai_error = 0;        // a getaddrinfo error
+  sockaddr_storage bound{};  // the address actually bound (port 0 resolved)
+  socklen_t bound_len = 0;
+  bool wildcard = false;    // bound to 0.0.0.0 or ::, so each connection's local address differs
+};
+
+ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reuse_port);
+// `path` may start with a NUL byte for a Linux abstract socket.
+ListenResult ListenUnix(const std::string& path, int backlog);
+
+// Accepts one connection, non-blocking and close-on-exec. Returns the fd, or -errno.
+int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len);
+
+void SetStreamOptions(int fd, bool tcp, bool no_delay, int keep_alive_seconds);
+
+// Closes fd, ignoring EINTR: on Linux the descriptor is released even then, and retrying could
+// close a descriptor another thread has just been given.
+void CloseFd(int fd);
+
+}  // namespace rxloop
+
+#endif  // RXLOOP_SOCKETS_H_
