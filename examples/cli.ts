@@ -1,0 +1,97 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import type { Server } from '../lib';
+
+/** The options every example understands; each example says which of them it uses. */
+export interface ExampleArgs {
+  port?: number;
+  host: string;
+  unix?: string;
+  backend?: 'native' | 'node' | 'auto';
+}
+
+export interface Example {
+  /** Options this example accepts besides --backend. */
+  readonly accepts: readonly (keyof ExampleArgs)[];
+  readonly defaultPort: number;
+  start(args: ExampleArgs): Server[];
+}
+
+const examples: Record<string, () => Example> = {
+  echo: () => require('./echo').example as Example,
+};
+
+const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--backend native|node|auto]`;
+
+function fail(message: string): never {
+  process.stderr.write(`rxloop: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parsePort(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`${name} must be a port number, not '${text}'`);
+  return port;
+}
+
+/** Runs an example until SIGINT or SIGTERM, then drains its connections and exits 0. */
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || !(name in examples)) fail(name ? `unknown example '${name}'` : 'which example?');
+  const example = examples[name]();
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        unix: { type: 'string' },
+        backend: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  for (const option of ['port', 'host', 'unix'] as const) {
+    if (values[option] !== undefined && !example.accepts.includes(option)) fail(`${name} does not take --${option}`);
+  }
+  const backend = values.backend as string | undefined;
+  if (backend !== undefined && !['native', 'node', 'auto'].includes(backend)) fail(`unknown backend '${backend}'`);
+  const args: ExampleArgs = {
+    port: parsePort(values.port as string | undefined, '--port') ?? (values.unix ? undefined : example.defaultPort),
+    host: (values.host as string | undefined) ?? '127.0.0.1',
+    unix: values.unix as string | undefined,
+    backend: backend as ExampleArgs['backend'],
+  };
+
+  const servers = example.start(args);
+  try {
+    for (const server of servers) {
+      for (const address of await server.listening) process.stdout.write(`listening ${address}\n`);
+    }
+  } catch (error) {
+    process.stderr.write(`rxloop: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    // Connections that will not finish closing do not hold the exit forever.
+    setTimeout(() => process.exit(0), 5000).unref();
+    Promise.all(servers.map((server) => server.close())).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+/** The address URL for --host/--port or --unix. */
+export function listenUrl(args: ExampleArgs): string {
+  if (args.unix !== undefined) return `unix://${args.unix.startsWith('@') ? args.unix : resolve(args.unix)}`;
+  return args.host.includes(':') ? `tcp://[${args.host}]:${args.port}` : `tcp://${args.host}:${args.port}`;
+}

@@ -1,0 +1,101 @@
+import * as net from 'node:net';
+
+import { type Connection, type Server, type ServerOptions, connections$, serve } from '../../lib';
+
+export const BACKENDS = ['native', 'node'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export interface Started {
+  server: Server;
+  port: number;
+}
+
+export async function startServer(
+  backend: Backend,
+  handler: Parameters<typeof serve>[1],
+  options: ServerOptions = {},
+  address = 'tcp://127.0.0.1:0',
+): Promise<Started> {
+  const server = serve(address, handler, { backend, ...options });
+  const [bound] = await server.listening;
+  return { server, port: bound.port };
+}
+
+export function connect(target: number | string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      typeof target === 'number' ? net.connect({ port: target, host: '127.0.0.1' }) : net.connect({ path: target });
+    socket.once('connect', () => {
+      socket.removeListener('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Everything the socket receives until the peer's FIN (or the socket closes). */
+export function readToEnd(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('close', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves once `n` bytes have arrived. */
+export function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total >= n) {
+        socket.removeListener('data', onData);
+        resolve(Buffer.concat(chunks));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`closed after ${total} of ${n} bytes`)));
+  });
+}
+
+export function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed && socket.closed) resolve();
+    else socket.once('close', () => resolve());
+  });
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` until it holds, or fails after `ms`. */
+export async function eventually(condition: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** A deterministic byte pattern, so corruption, loss and duplication all show. */
+export function pattern(length: number, seed = 1): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+export function openFds(): number {
+  return require('node:fs').readdirSync('/proc/self/fd').length as number;
+}
+
+export { connections$, type Connection };
