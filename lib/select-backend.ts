@@ -24,7 +24,11 @@ export function selectBackend(requested?: BackendName): Backend {
   }
   if (!warned) {
     warned = true;
-    process.emitWarning(`rxloop: native addon unavailable (${loop.message}); using the node:net backend`, 'RxloopWarning');
+    process.emitWarning(
+      `rxloop: native addon unavailable (${loop.message}); using the node:net backend. ` +
+        'If npm skipped its install script, allow it (npm install-scripts approve rxloop) and run npm rebuild rxloop.',
+      'RxloopWarning',
+    );
   }
   return nodeBackend();
 }

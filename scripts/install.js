@@ -12,6 +12,6 @@ const result = spawnSync(process.execPath, [require.resolve('node-gyp-build/bin.
 if (result.status !== 0) {
   console.warn(
     'rxloop: the native addon did not build; rxloop will use its node:net backend. ' +
-      'Run `npm run build:native` to see why.',
+      'Run `npm rebuild rxloop --foreground-scripts` to see why.',
   );
 }
