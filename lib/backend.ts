@@ -31,4 +31,6 @@ export interface Backend {
   readonly name: 'native' | 'node';
   listen(address: ListenAddress, options: ListenOptions, owner: ServerOwner): Promise<BoundListener>;
   counters(): LoopCounters;
+  /** The open connections `owner` accepted. */
+  connectionsOf(owner: ServerOwner): Connection[];
 }

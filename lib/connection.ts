@@ -36,6 +36,57 @@ const SHUTDOWN_SENT = 64;
 const SCHEDULED = 128; // queued for this turn's flush
 const CLOSED = 256;
 
+/** What most connections never need, kept apart so that an idle connection stays small. */
+class Extras {
+  held: Buffer[] | null = null;
+  inputError: Error | null = null;
+  closeReason: CloseReason | null = null;
+  closeWatchers: Subscriber<CloseReason>[] | null = null;
+  closed$: Observable<CloseReason> | null = null;
+  drain: Subject<void> | null = null;
+  lingerTimer: NodeJS.Timeout | null = null;
+}
+
+/** input$: one shared subscribe function and a back-reference, rather than a closure each. */
+class InputObservable extends Observable<Buffer> {
+  constructor(readonly conn: Connection) {
+    super(subscribeToInput);
+  }
+}
+
+function subscribeToInput(this: Observable<Buffer>, subscriber: Subscriber<Buffer>): void {
+  (this as InputObservable).conn.addInputSubscriber(subscriber);
+}
+
+/**
+ * Writes what it receives to a connection; closes it when its source completes (unless `end` is
+ * false) and destroys it when its source errors, then completes its own destination: a
+ * connection's failure stays with that connection.
+ */
+class ConnectionWriter extends Subscriber<Chunk> {
+  constructor(
+    private readonly conn: Connection,
+    private readonly end: boolean,
+    destination?: Subscriber<never>,
+  ) {
+    super(destination);
+  }
+
+  protected override _next(chunk: Chunk): void {
+    this.conn.write(chunk);
+  }
+
+  protected override _error(error: unknown): void {
+    this.conn.destroy(error instanceof Error ? error : new Error(String(error)));
+    super._complete();
+  }
+
+  protected override _complete(): void {
+    if (this.end) this.conn.close();
+    super._complete();
+  }
+}
+
 /**
  * One connection, seen from JavaScript: an input stream, a write queue flushed once per loop
  * turn, and a lifecycle. The backends (native loop, node:net) subclass it.
@@ -45,15 +96,11 @@ export abstract class Connection {
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
   private queuedBelow = 0; // accepted by the transport but not yet sent
+  // Unsubscribed subscribers are noticed by their `closed` flag, so subscribing registers no
+  // teardown: one fewer allocation per connection.
   private subscribers: Subscriber<Buffer> | Subscriber<Buffer>[] | null = null;
-  private held: Buffer[] | null = null;
-  private inputError: Error | null = null;
   private input: Observable<Buffer> | null = null;
-  private closeReason: CloseReason | null = null;
-  private closeWatchers: Subscriber<CloseReason>[] | null = null;
-  private closedObservable: Observable<CloseReason> | null = null;
-  private drain: Subject<void> | null = null;
-  private lingerTimer: NodeJS.Timeout | null = null;
+  private extras: Extras | null = null;
 
   constructor(
     /** Unique for the life of the process, across loops and threads; never the fd. */
@@ -61,8 +108,8 @@ export abstract class Connection {
     protected readonly owner: ConnectionOwner,
   ) {}
 
-  abstract readonly local: SocketAddress;
-  abstract readonly remote: SocketAddress;
+  abstract get local(): SocketAddress;
+  abstract get remote(): SocketAddress;
 
   protected abstract setTransportReading(on: boolean): void;
   protected abstract destroyTransport(): void;
@@ -74,20 +121,21 @@ export abstract class Connection {
    * waits meanwhile), so nothing is lost to a late subscriber.
    */
   get input$(): Observable<Buffer> {
-    return (this.input ??= new Observable<Buffer>((subscriber) => this.subscribeInput(subscriber)));
+    return (this.input ??= new InputObservable(this));
   }
 
   /** Emits once, when the connection is fully closed, with the reason; replays to late subscribers. */
   get closed$(): Observable<CloseReason> {
-    return (this.closedObservable ??= new Observable<CloseReason>((subscriber) => {
-      if (this.closeReason) {
-        subscriber.next(this.closeReason);
+    const extras = this.more();
+    return (extras.closed$ ??= new Observable<CloseReason>((subscriber) => {
+      if (extras.closeReason) {
+        subscriber.next(extras.closeReason);
         subscriber.complete();
         return undefined;
       }
-      (this.closeWatchers ??= []).push(subscriber);
+      (extras.closeWatchers ??= []).push(subscriber);
       return () => {
-        const watchers = this.closeWatchers;
+        const watchers = extras.closeWatchers;
         if (watchers) watchers.splice(watchers.indexOf(subscriber), 1);
       };
     }));
@@ -95,7 +143,7 @@ export abstract class Connection {
 
   /** Emits each time queued output falls back to the low-water mark after write() returned false. */
   get drain$(): Observable<void> {
-    return (this.drain ??= new Subject<void>()).asObservable();
+    return (this.more().drain ??= new Subject<void>()).asObservable();
   }
 
   /** Bytes written but not yet accepted by the kernel. */
@@ -105,6 +153,11 @@ export abstract class Connection {
 
   get isClosed(): boolean {
     return (this.state & CLOSED) !== 0;
+  }
+
+  /** For backends: whether `owner` accepted this connection. */
+  ownedBy(owner: ConnectionOwner): boolean {
+    return this.owner === owner;
   }
 
   /**
@@ -139,22 +192,12 @@ export abstract class Connection {
    */
   sink(options: { end?: boolean } = {}): OperatorFunction<Chunk, never> {
     const end = options.end ?? true;
-    return (source) =>
-      new Observable<never>((subscriber) =>
-        source.subscribe({
-          next: (chunk) => {
-            this.write(chunk);
-          },
-          error: (error: unknown) => {
-            this.destroy(error instanceof Error ? error : new Error(String(error)));
-            subscriber.complete();
-          },
-          complete: () => {
-            if (end) this.close();
-            subscriber.complete();
-          },
-        }),
-      );
+    return (source) => new Observable<never>((subscriber) => source.subscribe(new ConnectionWriter(this, end, subscriber)));
+  }
+
+  /** Subscribes `output` so that what it emits is written here: sink() without the operator. */
+  writeFrom(output: Observable<Chunk>, options: { end?: boolean } = {}): void {
+    output.subscribe(new ConnectionWriter(this, options.end ?? true));
   }
 
   /** Graceful close: flush what is queued, send FIN, and close once the peer has sent its own. */
@@ -191,15 +234,25 @@ export abstract class Connection {
   receive(chunk: Buffer): void {
     this.owner.bytesIn += chunk.length;
     const subscribers = this.subscribers;
-    if (subscribers === null) {
-      (this.held ??= []).push(chunk);
-      this.state |= HOLDING;
-      this.applyReading();
-    } else if (Array.isArray(subscribers)) {
-      for (const subscriber of subscribers.slice()) subscriber.next(chunk);
-    } else {
-      subscribers.next(chunk);
+    if (subscribers !== null && !Array.isArray(subscribers)) {
+      if (!subscribers.closed) {
+        subscribers.next(chunk);
+        return;
+      }
+      this.subscribers = null;
+    } else if (subscribers !== null) {
+      let delivered = false;
+      for (const subscriber of subscribers.slice()) {
+        if (subscriber.closed) continue;
+        subscriber.next(chunk);
+        delivered = true;
+      }
+      if (delivered) return;
+      this.subscribers = null;
     }
+    (this.more().held ??= []).push(chunk);
+    this.state |= HOLDING;
+    this.applyReading();
   }
 
   /** The peer shut its write side (FIN). */
@@ -228,7 +281,8 @@ export abstract class Connection {
 
   /** How much output the transport still holds after a flush or a completed write. */
   transportQueued(bytes: number): void {
-    this.queuedBelow = bytes;
+    // Kept a small integer where it fits, so the field is not boxed as a heap number.
+    this.queuedBelow = bytes <= 0x7fffffff ? bytes | 0 : bytes;
     this.checkBackpressure();
   }
 
@@ -238,7 +292,38 @@ export abstract class Connection {
     this.finish(error ? { reason: 'error', error } : { reason: 'end' }, error);
   }
 
+  /** Called by input$ for each subscriber. */
+  addInputSubscriber(subscriber: Subscriber<Buffer>): void {
+    const current = this.subscribers;
+    if (current === null || (!Array.isArray(current) && current.closed)) {
+      this.subscribers = subscriber;
+    } else if (Array.isArray(current)) {
+      const open = current.filter((s) => !s.closed);
+      open.push(subscriber);
+      this.subscribers = open;
+    } else {
+      this.subscribers = [current, subscriber];
+    }
+
+    const extras = this.extras;
+    const held = extras?.held;
+    if (extras && held) {
+      extras.held = null;
+      for (const chunk of held) subscriber.next(chunk);
+    }
+    if (this.state & INPUT_ENDED) {
+      this.endInput(extras?.inputError ?? null);
+    } else if (this.state & HOLDING) {
+      this.state &= ~HOLDING;
+      this.applyReading();
+    }
+  }
+
   // ---- internals ----
+
+  private more(): Extras {
+    return (this.extras ??= new Extras());
+  }
 
   private schedule(): void {
     if (this.state & SCHEDULED) return;
@@ -252,7 +337,7 @@ export abstract class Connection {
       if (queued > this.owner.lowWaterMark) return;
       this.state &= ~OUTPUT_BLOCKED;
       this.applyReading();
-      this.drain?.next();
+      this.extras?.drain?.next();
     } else if (queued > this.owner.highWaterMark) {
       this.state |= OUTPUT_BLOCKED;
       this.applyReading();
@@ -269,41 +354,12 @@ export abstract class Connection {
     this.setTransportReading(want);
   }
 
-  private subscribeInput(subscriber: Subscriber<Buffer>): () => void {
-    const current = this.subscribers;
-    if (current === null) this.subscribers = subscriber;
-    else if (Array.isArray(current)) current.push(subscriber);
-    else this.subscribers = [current, subscriber];
-
-    const held = this.held;
-    if (held !== null) {
-      this.held = null;
-      for (const chunk of held) subscriber.next(chunk);
-    }
-    if (this.state & INPUT_ENDED && this.subscribers !== null) {
-      this.endInput(this.inputError);
-    } else if (this.state & HOLDING) {
-      this.state &= ~HOLDING;
-      this.applyReading();
-    }
-    return () => this.unsubscribeInput(subscriber);
-  }
-
-  private unsubscribeInput(subscriber: Subscriber<Buffer>): void {
-    const current = this.subscribers;
-    if (current === subscriber) {
-      this.subscribers = null;
-    } else if (Array.isArray(current)) {
-      const index = current.indexOf(subscriber);
-      if (index >= 0) current.splice(index, 1);
-      if (current.length === 1) this.subscribers = current[0];
-    }
-  }
-
   private endInput(error: Error | null): void {
-    this.inputError = error;
     const subscribers = this.subscribers;
-    if (subscribers === null) return; // a later subscriber gets the ending
+    if (subscribers === null) {
+      if (error) this.more().inputError = error; // a later subscriber gets the ending
+      return;
+    }
     this.subscribers = null;
     for (const subscriber of Array.isArray(subscribers) ? subscribers : [subscribers]) {
       if (error) subscriber.error(error);
@@ -322,32 +378,35 @@ export abstract class Connection {
       this.endInput(inputError);
     }
     this.owner.connectionClosed(this);
-    this.closeReason = reason;
-    const watchers = this.closeWatchers;
-    this.closeWatchers = null;
+    const extras = this.more();
+    extras.closeReason = reason;
+    const watchers = extras.closeWatchers;
+    extras.closeWatchers = null;
     if (watchers) {
       for (const watcher of watchers) {
         watcher.next(reason);
         watcher.complete();
       }
     }
-    this.drain?.complete();
+    extras.drain?.complete();
   }
 
   private startLinger(): void {
-    this.lingerTimer = setTimeout(() => {
-      this.lingerTimer = null;
+    const timer = setTimeout(() => {
+      this.more().lingerTimer = null;
       if (this.state & CLOSED) return;
       this.destroyTransport();
       this.finish({ reason: 'timeout' }, null);
     }, this.owner.closeTimeout);
-    this.lingerTimer.unref();
+    timer.unref();
+    this.more().lingerTimer = timer;
   }
 
   private clearLinger(): void {
-    if (this.lingerTimer !== null) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = null;
+    const timer = this.extras?.lingerTimer;
+    if (timer) {
+      clearTimeout(timer);
+      this.extras!.lingerTimer = null;
     }
   }
 }

@@ -54,7 +54,7 @@ class ServerState implements ServerOwner {
   bytesIn = 0;
   bytesOut = 0;
   accepted = 0;
-  readonly open = new Set<Connection>();
+  connections = 0;
   listeners: BoundListener[] = [];
   stopped = false;
 
@@ -74,25 +74,29 @@ class ServerState implements ServerOwner {
       return;
     }
     this.accepted++;
-    this.open.add(conn);
+    this.connections++;
     this.subscriber.next(conn);
   }
 
-  connectionClosed(conn: Connection): void {
-    this.open.delete(conn);
+  connectionClosed(): void {
+    this.connections--;
+  }
+
+  open(): Connection[] {
+    return this.backend.connectionsOf(this);
   }
 
   stop(): void {
     this.stopped = true;
     for (const listener of this.listeners) listener.close();
     this.listeners = [];
-    for (const conn of [...this.open]) conn.close();
+    for (const conn of this.open()) conn.close();
   }
 
   stats(): ServerStats {
     return {
       backend: this.backend.name,
-      connections: this.open.size,
+      connections: this.connections,
       accepted: this.accepted,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
@@ -123,7 +127,7 @@ export class ConnectionsObservable extends Observable<Connection> {
 
   /** The open connections of the most recent subscription. */
   connections(): Connection[] {
-    return this.current ? [...this.current.open] : [];
+    return this.current?.open() ?? [];
   }
 
   private start(subscriber: Subscriber<Connection>, addresses: ListenAddress[], options: ServerOptions): () => void {
@@ -209,7 +213,7 @@ export function serve(
         conn.destroy(error instanceof Error ? error : new Error(String(error)));
         return;
       }
-      output.pipe(conn.sink()).subscribe();
+      conn.writeFrom(output);
     },
     error: (error: unknown) => failed(error),
   });

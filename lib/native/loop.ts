@@ -17,7 +17,7 @@ import {
   RECORD_WROTE,
   STAT_NAMES,
 } from './records';
-import { decodeAddress, encodedLength } from './sockaddr';
+import { decodeAddress, encodedLength, packedIPv4, unpackIPv4 } from './sockaddr';
 
 const RECORD_CAPACITY = 8192;
 const FLUSH_CAPACITY = 4096;
@@ -34,25 +34,37 @@ class NativeConnection extends Connection {
   constructor(
     id: number,
     owner: ServerOwner,
-    private readonly loop: NativeLoop,
     readonly slot: number,
-    readonly remote: SocketAddress,
-    readonly local: SocketAddress,
+    // An IPv4 peer stays packed as a number until someone asks (an idle connection should be small).
+    private peer: number | SocketAddress,
+    private readonly localAddress: SocketAddress | null,
+    private readonly listener: NativeListener,
   ) {
     super(id, owner);
   }
 
+  get remote(): SocketAddress {
+    const peer = this.peer;
+    if (typeof peer !== 'number') return peer;
+    return (this.peer = unpackIPv4(peer));
+  }
+
+  get local(): SocketAddress {
+    return this.localAddress ?? this.listener.local;
+  }
+
   protected setTransportReading(on: boolean): void {
-    this.loop.handle.setReading(this.slot, on);
+    currentLoop().handle.setReading(this.slot, on);
   }
 
   protected destroyTransport(): void {
-    this.loop.forget(this);
-    this.loop.handle.destroy(this.slot);
+    const loop = currentLoop();
+    loop.forget(this);
+    loop.handle.destroy(this.slot);
   }
 
   protected scheduleFlush(): void {
-    this.loop.flushQueue.add(this);
+    currentLoop().flushQueue.add(this);
   }
 }
 
@@ -121,6 +133,10 @@ export class NativeLoop implements Backend {
     return { batches: s[0], acceptBackoffs: s[2], reads: s[3], writev: s[5] };
   }
 
+  connectionsOf(owner: ServerOwner): Connection[] {
+    return this.connections.filter((conn): conn is NativeConnection => conn !== undefined && conn.ownedBy(owner));
+  }
+
   forget(conn: NativeConnection): void {
     if (this.connections[conn.slot] === conn) this.connections[conn.slot] = undefined;
   }
@@ -186,9 +202,10 @@ export class NativeLoop implements Backend {
       this.handle.destroy(slot);
       return;
     }
-    const remote = decodeAddress(bytes, offset + 4);
-    const local = listener.wildcard ? decodeAddress(bytes, offset + 4 + encodedLength(bytes, offset + 4)) : listener.local;
-    const conn = new NativeConnection(id, listener.owner, this, slot, remote, local);
+    const peer = packedIPv4(bytes, offset + 4) ?? decodeAddress(bytes, offset + 4);
+    const local = listener.wildcard ? decodeAddress(bytes, offset + 4 + encodedLength(bytes, offset + 4)) : null;
+    // Integers read from a Float64Array stay doubles; `| 0` stores small ones unboxed.
+    const conn = new NativeConnection(id <= 0x7fffffff ? id | 0 : id, listener.owner, slot | 0, peer, local, listener);
     this.connections[slot] = conn;
     listener.owner.accept(conn);
   }
@@ -230,6 +247,11 @@ export class NativeLoop implements Backend {
 }
 
 let threadLoop: NativeLoop | Error | undefined;
+
+/** The loop every NativeConnection of this thread belongs to. */
+function currentLoop(): NativeLoop {
+  return threadLoop as NativeLoop;
+}
 
 /** This thread's native loop, or the Error explaining why the addon cannot run here. */
 export function nativeLoop(): NativeLoop | Error {

@@ -18,6 +18,18 @@ export function encodedLength(bytes: Buffer, offset: number): number {
   }
 }
 
+/** An IPv4 address and port as one number (48 bits), or null for any other family. */
+export function packedIPv4(bytes: Buffer, offset: number): number | null {
+  if (bytes[offset] !== FAMILY_IPV4) return null;
+  return bytes.readUInt32BE(offset + 3) * 65536 + bytes.readUInt16BE(offset + 1);
+}
+
+export function unpackIPv4(packed: number): SocketAddress {
+  const port = packed % 65536;
+  const ip = Math.floor(packed / 65536);
+  return new SocketAddress('tcp', `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`, port);
+}
+
 export function decodeAddress(bytes: Buffer, offset: number): SocketAddress {
   const family = bytes[offset];
   if (family === FAMILY_IPV4) {

@@ -43,7 +43,11 @@ class NodeConnection extends Connection {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.lastError = new ConnectionError(error.code ?? 'ERR_SOCKET', error.message);
     });
-    socket.on('close', () => this.transportClosed(this.lastError));
+    socket.on('close', () => {
+      backend.open.delete(this);
+      this.transportClosed(this.lastError);
+    });
+    backend.open.add(this);
   }
 
   flushOutput(): void {
@@ -84,6 +88,7 @@ export class NodeBackend implements Backend {
     for (const conn of connections as NodeConnection[]) if (!conn.isClosed) conn.flushOutput();
   });
   writes = 0;
+  readonly open = new Set<NodeConnection>();
 
   listen(address: ListenAddress, options: ListenOptions, owner: ServerOwner): Promise<BoundListener> {
     return new Promise((resolve, reject) => {
@@ -124,6 +129,10 @@ export class NodeBackend implements Backend {
 
   counters(): LoopCounters {
     return { batches: 0, reads: 0, writev: this.writes, acceptBackoffs: 0 };
+  }
+
+  connectionsOf(owner: ServerOwner): Connection[] {
+    return [...this.open].filter((conn) => conn.ownedBy(owner) && !conn.isClosed);
   }
 }
 
