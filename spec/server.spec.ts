@@ -185,7 +185,7 @@ for (const backend of BACKENDS) {
       }
     });
 
-    it('leaves no fd behind after 3,000 connections close, reset or half-close', async () => {
+    it('leaves no fd behind and no CPU spent after 3,000 connections close, reset or half-close', async () => {
       const { server, port } = await startServer(backend, (conn) => conn.input$);
       try {
         const baseline = openFds();
@@ -206,6 +206,12 @@ for (const backend of BACKENDS) {
         await eventually(() => server.stats()!.connections === 0, 10_000, 'every connection closed');
         assert.equal(server.stats()!.accepted, 3000);
         await eventually(() => openFds() <= baseline, 5000, `fds back to ${baseline} (now ${openFds()})`);
+        // Nothing left spinning: an idle second costs (almost) no CPU.
+        await delay(200);
+        const before = process.cpuUsage();
+        await delay(1000);
+        const used = process.cpuUsage(before);
+        assert.ok(used.user + used.system < 20_000, `idle CPU ${(used.user + used.system) / 1000} ms in 1 s`);
       } finally {
         await server.close();
       }
