@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+'use strict';
+// The plain node:net echo server that rxloop is measured against: the idiomatic hand-written
+// version, `socket.on('data', d => socket.write(d))`, with Nagle off (as in rxloop's default).
+// Note that it ignores backpressure on purpose, as most hand-written servers do: a peer that never
+// reads makes it buffer without bound (bench/idle.js shows how much).
+//
+//   node bench/servers/net-echo.js [--port 5000] [--host 127.0.0.1]
+//
+// Prints `listening tcp://HOST:PORT` once bound; exits 0 on SIGINT/SIGTERM.
+const net = require('node:net');
+const { parseArgs } = require('node:util');
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '5000' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+});
+
+const server = net.createServer({ noDelay: true }, (socket) => {
+  socket.on('data', (d) => socket.write(d));
+  socket.on('error', () => socket.destroy()); // a reset peer is not the server's problem
+});
+
+server.on('error', (err) => {
+  console.error(`net-echo: ${err.message}`);
+  process.exit(1);
+});
+
+server.listen(Number(values.port), values.host, () => {
+  const { address, family, port } = server.address();
+  const host = family === 'IPv6' ? `[${address}]` : address;
+  console.log(`listening tcp://${host}:${port}`);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => process.exit(0));
+}
