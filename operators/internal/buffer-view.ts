@@ -1,0 +1,17 @@
+type ViewConstructor = new (memory: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
+
+/**
+ * Node's own Buffer class (FastBuffer), which it publishes as Buffer[Symbol.species] so that
+ * typed-array methods make Buffers. Constructing it directly makes the same genuine Buffer as
+ * chunk.subarray() does, in about half the time: subarray() first looks the species up, on the hot
+ * path of every decoder. Checked once, with subarray() as the fallback.
+ */
+const species: unknown = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
+const FastBuffer = typeof species === 'function' && Object.getPrototypeOf(new (species as ViewConstructor)(new ArrayBuffer(0), 0, 0)) === Buffer.prototype
+  ? (species as ViewConstructor)
+  : undefined;
+
+/** chunk.subarray(start, end), faster. */
+export const view: (chunk: Buffer, start: number, end: number) => Buffer = FastBuffer === undefined
+  ? (chunk, start, end) => chunk.subarray(start, end)
+  : (chunk, start, end) => new FastBuffer(chunk.buffer, chunk.byteOffset + start, end - start);

@@ -1,0 +1,76 @@
+import { view } from './buffer-view';
+
+/**
+ * The bytes of one unfinished frame, held as subarrays of the chunks they arrived in: nothing is
+ * copied while the frame is incomplete, and it is joined (one copy) only when it completes.
+ * Scanning the next chunk never rescans these bytes, so a long frame in tiny chunks stays linear.
+ */
+export class PendingBytes {
+  private pieces: Buffer[] = [];
+  length = 0;
+
+  append(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.pieces.push(piece);
+    this.length += piece.length;
+  }
+
+  lastByte(): number {
+    const last = this.pieces[this.pieces.length - 1];
+    return last === undefined ? -1 : last[last.length - 1]!;
+  }
+
+  /**
+   * The first `length` bytes of (pending bytes ++ `chunk`), then forgets the pending bytes.
+   * Zero-copy when those bytes lie in one piece (or all in `chunk`), otherwise one exact-sized copy.
+   */
+  take(length: number, chunk?: Buffer): Buffer {
+    const first = this.pieces[0];
+    let joined: Buffer;
+    if (first === undefined) {
+      joined = view(chunk!, 0, length);
+    } else if (length <= first.length) {
+      joined = view(first, 0, length);
+    } else {
+      joined = Buffer.allocUnsafe(length);
+      let written = 0;
+      for (const piece of this.pieces) {
+        const count = Math.min(piece.length, length - written);
+        piece.copy(joined, written, 0, count);
+        written += count;
+        if (written === length) break;
+      }
+      if (written < length) chunk!.copy(joined, written, 0, length - written);
+    }
+    this.clear();
+    return joined;
+  }
+
+  /** The byte at `index` of (pending bytes ++ `chunk`). */
+  byteAt(index: number, chunk: Buffer): number {
+    for (const piece of this.pieces) {
+      if (index < piece.length) return piece[index]!;
+      index -= piece.length;
+    }
+    return chunk[index]!;
+  }
+
+  /** The last `count` pending bytes (count <= length), copied: used only for short delimiter overlaps. */
+  tail(count: number): Buffer {
+    const tail = Buffer.allocUnsafe(count);
+    let remaining = count;
+    for (let index = this.pieces.length - 1; remaining > 0; index--) {
+      const piece = this.pieces[index]!;
+      const n = Math.min(piece.length, remaining);
+      piece.copy(tail, remaining - n, piece.length - n);
+      remaining -= n;
+    }
+    return tail;
+  }
+
+  clear(): void {
+    if (this.length === 0) return;
+    this.pieces = [];
+    this.length = 0;
+  }
+}

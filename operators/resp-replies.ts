@@ -1,0 +1,423 @@
+import type { OperatorFunction } from 'rxjs';
+import { FramingError, RespProtocolError, RespReplyError, type RespProtocolErrorCode } from './errors';
+import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { PendingBytes } from './internal/pending-bytes';
+import type { RespReply } from './resp';
+import { view } from './internal/buffer-view';
+
+export interface RespRepliesOptions {
+  /** Decode bulk strings (and verbatim strings' text) to strings with this encoding, not Buffers. */
+  readonly encoding?: BufferEncoding;
+  /** The most bytes of a bulk string, blob error or verbatim string. Default 512 MiB. */
+  readonly maxBulkLength?: number;
+  /** The most elements of an aggregate (a map's pairs count once each). Default 8 Mi, under V8's Map/Set size limit. */
+  readonly maxArrayLength?: number;
+  /** The most bytes of a line (simple string, error, number...) before its CRLF. Default 1 MiB. */
+  readonly maxLineLength?: number;
+  /** The most aggregates nested in one another. Default 128. */
+  readonly maxDepth?: number;
+}
+
+/**
+ * What a client reads: emits each RESP2 or RESP3 reply, decoded as described by RespReply.
+ * Bulk strings are zero-copy subarrays of the input chunk when they lie in one. Push messages are
+ * emitted in order with the replies, as RespPush values. Attributes (`|`) are read and dropped.
+ * Errors with RespProtocolError for malformed or over-limit input, or FramingError TRUNCATED if the
+ * input completes inside a reply.
+ */
+export function respReplies(options: RespRepliesOptions = {}): OperatorFunction<Buffer, RespReply> {
+  const {
+    encoding,
+    maxBulkLength = 512 * 1024 * 1024,
+    maxArrayLength = 8 * 1024 * 1024,
+    maxLineLength = 1024 * 1024,
+    maxDepth = 128,
+  } = options;
+  const limits = { maxBulkLength, maxArrayLength, maxLineLength, maxDepth };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`respReplies: ${name} must be a non-negative integer`);
+  }
+  return decoderOperator(() => new RespReplyParser(limits, encoding));
+}
+
+const LF = 10;
+const CR = 13;
+const BULK_STRING = 0x24; // $
+const BLOB_ERROR = 0x21; // !
+const VERBATIM_STRING = 0x3d; // =
+const ARRAY = 0x2a; // *
+const SET = 0x7e; // ~
+const MAP = 0x25; // %
+const PUSH = 0x3e; // >
+const ATTRIBUTE = 0x7c; // |
+
+/** Type bytes that start a reply (1) and those that do not (0): anything else is rejected as soon as it is seen. */
+const IS_REPLY_TYPE = new Uint8Array(256);
+for (const character of '+-:$*_,#(!=%~>|') IS_REPLY_TYPE[character.charCodeAt(0)] = 1;
+
+/** What readLine returns for a header line, whose value is still to come. */
+const NO_VALUE: unique symbol = Symbol('no value');
+
+/** A short simple string ('OK', 'QUEUED', 'PONG'): built in JS when ASCII, cheaper than a native decode. */
+function shortText(line: Buffer, start: number, end: number): string {
+  let text = '';
+  for (let index = start; index < end; index++) {
+    const byte = line[index]!;
+    if (byte >= 0x80) return line.toString('utf8', start, end);
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+interface Aggregate {
+  readonly type: number;
+  readonly items: RespReply[];
+  /** Elements still to come (twice the count for maps and attributes). */
+  remaining: number;
+}
+
+export interface Limits {
+  readonly maxBulkLength: number;
+  readonly maxArrayLength: number;
+  readonly maxLineLength: number;
+  readonly maxDepth: number;
+}
+
+/** Exported for tests; the public surface is respReplies. */
+export class RespReplyParser implements StreamDecoder<RespReply> {
+  private readonly pending = new PendingBytes();
+  /** Aggregates being filled, innermost last. */
+  private readonly stack: Aggregate[] = [];
+  /** Payload length of the bulk string / blob error / verbatim string being read, or -1. */
+  private bulkLength = -1;
+  private bulkType = 0;
+  private chunkOffset = 0;
+  private pendingOffset = 0;
+
+  constructor(
+    private readonly limits: Limits,
+    private readonly encoding: BufferEncoding | undefined,
+  ) {}
+
+  write(chunk: Buffer, emit: (reply: RespReply) => void): void {
+    if (chunk.length === 0) return;
+    let position = 0;
+    if (this.pending.length > 0) position = this.finishPending(chunk, emit);
+    if (position >= 0) this.parse(chunk, position, emit);
+    this.chunkOffset += chunk.length;
+  }
+
+  end(): void {
+    if (this.pending.length > 0 || this.bulkLength >= 0 || this.stack.length > 0) {
+      throw new FramingError('TRUNCATED', 'input ended inside a reply', { offset: this.pending.length > 0 ? this.pendingOffset : this.chunkOffset });
+    }
+  }
+
+  private parse(chunk: Buffer, position: number, emit: (reply: RespReply) => void): void {
+    const end = chunk.length;
+    const { maxLineLength } = this.limits;
+    while (position < end) {
+      if (this.bulkLength >= 0) {
+        const payloadEnd = position + this.bulkLength;
+        if (payloadEnd + 2 > end) {
+          this.hold(chunk, position);
+          return;
+        }
+        if (chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) this.missingCrlf(this.chunkOffset + payloadEnd);
+        this.bulkLength = -1;
+        const value = this.payloadValue(chunk, position, payloadEnd, this.chunkOffset + position);
+        position = payloadEnd + 2;
+        this.deliver(value, emit);
+        continue;
+      }
+      const type = chunk[position]!;
+      if (type === BULK_STRING && this.encoding === undefined) {
+        const next = this.readWholeBulkString(chunk, position, emit);
+        if (next > 0) {
+          position = next;
+          continue;
+        }
+      }
+      if (type === ARRAY) {
+        const next = this.readArrayHeader(chunk, position);
+        if (next > 0) {
+          position = next;
+          continue;
+        }
+      }
+      if (IS_REPLY_TYPE[type] === 0) this.unknownType(type, this.chunkOffset + position);
+      const scanEnd = Math.min(end, position + maxLineLength + 1);
+      let cr = position + 1;
+      while (cr < scanEnd && chunk[cr] !== CR) cr++;
+      if (cr + 1 >= end) {
+        if (cr === scanEnd && end - position > maxLineLength) this.lineTooLong(this.chunkOffset + position);
+        this.hold(chunk, position);
+        return;
+      }
+      if (cr === scanEnd) this.lineTooLong(this.chunkOffset + position);
+      if (chunk[cr + 1] !== LF) this.missingCrlf(this.chunkOffset + cr);
+      const value = this.readLine(chunk, position, cr, this.chunkOffset + position);
+      position = cr + 2;
+      if (value !== NO_VALUE) this.deliver(value, emit);
+    }
+  }
+
+  /**
+   * The common case, kept tight: a bulk string wholly in `chunk`, with a plain length within the
+   * limits, delivered as a view of the chunk. Returns where it ends, or -1 to leave it to the
+   * general path (it is incomplete, null, or wrong), which then reads it again from its start.
+   */
+  private readWholeBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    const { maxBulkLength, maxLineLength } = this.limits;
+    let position = start + 1;
+    let length = chunk[position]! - 48;
+    if (!(length >= 0 && length <= 9)) return -1;
+    for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
+      const digit = byte! - 48;
+      if (!(digit >= 0 && digit <= 9) || length > maxBulkLength) return -1;
+      length = length * 10 + digit;
+    }
+    if (length > maxBulkLength || position - start > maxLineLength || chunk[position + 1] !== LF) return -1;
+    const payloadStart = position + 2;
+    const payloadEnd = payloadStart + length;
+    if (payloadEnd + 2 > chunk.length || chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
+    this.deliver(view(chunk, payloadStart, payloadEnd), emit);
+    return payloadEnd + 2;
+  }
+
+  /** The same for the header of a non-empty array: `*<count>\r\n`, then its elements. */
+  private readArrayHeader(chunk: Buffer, start: number): number {
+    const { maxArrayLength, maxLineLength, maxDepth } = this.limits;
+    let position = start + 1;
+    let count = chunk[position]! - 48;
+    if (!(count >= 1 && count <= 9)) return -1;
+    for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
+      const digit = byte! - 48;
+      if (!(digit >= 0 && digit <= 9) || count > maxArrayLength) return -1;
+      count = count * 10 + digit;
+    }
+    if (count > maxArrayLength || position - start > maxLineLength || chunk[position + 1] !== LF || this.stack.length >= maxDepth) return -1;
+    this.stack.push({ type: ARRAY, items: [], remaining: count });
+    return position + 2;
+  }
+
+  /** Completes the line or payload held from earlier chunks; returns where parsing goes on, or -1. */
+  private finishPending(chunk: Buffer, emit: (reply: RespReply) => void): number {
+    const { pending } = this;
+    const offset = this.pendingOffset;
+    if (this.bulkLength >= 0) {
+      const length = this.bulkLength;
+      const missing = length + 2 - pending.length;
+      if (chunk.length < missing) {
+        pending.append(chunk);
+        return -1;
+      }
+      if (pending.byteAt(length, chunk) !== CR || pending.byteAt(length + 1, chunk) !== LF) this.missingCrlf(offset + length);
+      const payload = pending.take(length, chunk);
+      this.bulkLength = -1;
+      this.deliver(this.payloadValue(payload, 0, length, offset), emit);
+      return missing;
+    }
+    let lineLength: number;
+    let next: number;
+    if (pending.lastByte() === CR) {
+      if (chunk[0] !== LF) this.missingCrlf(offset + pending.length - 1);
+      lineLength = pending.length - 1;
+      next = 1;
+    } else {
+      // How many more bytes may come before the CR without the line being too long.
+      const room = this.limits.maxLineLength + 1 - pending.length;
+      const cr = chunk.indexOf(CR);
+      if (cr < 0 || cr >= room) {
+        if (chunk.length >= room) this.lineTooLong(offset);
+        pending.append(chunk);
+        return -1;
+      }
+      if (cr + 1 === chunk.length) {
+        pending.append(chunk);
+        return -1;
+      }
+      if (chunk[cr + 1] !== LF) this.missingCrlf(offset + pending.length + cr);
+      lineLength = pending.length + cr;
+      next = cr + 2;
+    }
+    const line = pending.take(lineLength, chunk);
+    const value = this.readLine(line, 0, line.length, offset);
+    if (value !== NO_VALUE) this.deliver(value, emit);
+    return next;
+  }
+
+  /**
+   * Interprets the line from its type byte at `start` to its CR at `cr`: returns the value it
+   * completes, or NO_VALUE for a header (of a bulk string or an aggregate) whose value is still to come.
+   */
+  private readLine(line: Buffer, start: number, cr: number, offset: number): RespReply | typeof NO_VALUE {
+    const type = line[start]!;
+    const textStart = start + 1;
+    switch (type) {
+      case 0x2b: // + simple string
+        return cr - textStart <= 8 ? shortText(line, textStart, cr) : line.toString('utf8', textStart, cr);
+      case 0x2d: // - error
+        return new RespReplyError(line.toString('utf8', textStart, cr));
+      case 0x3a: // : integer
+        return this.parseInteger(line, textStart, cr, offset);
+      case 0x5f: // _ null
+        if (cr !== textStart) this.fail('INVALID_NULL', 'RESP null with content', offset);
+        return null;
+      case 0x23: // # boolean
+        if (cr === textStart + 1 && line[textStart] === 0x74) return true;
+        if (cr === textStart + 1 && line[textStart] === 0x66) return false;
+        return this.fail('INVALID_BOOLEAN', `invalid RESP boolean '${line.toString('latin1', textStart, cr)}'`, offset);
+      case 0x2c: // , double
+        return this.parseDouble(line.toString('latin1', textStart, cr), offset);
+      case 0x28: { // ( big number
+        const text = line.toString('latin1', textStart, cr);
+        if (!/^[+-]?\d+$/.test(text)) this.fail('INVALID_BIG_NUMBER', `invalid RESP big number '${text}'`, offset);
+        return BigInt(text);
+      }
+      case BULK_STRING:
+      case BLOB_ERROR:
+      case VERBATIM_STRING: {
+        const length = this.parseLength(line, textStart, cr, offset, this.limits.maxBulkLength, type === BULK_STRING);
+        if (length < 0) return null;
+        if (type === VERBATIM_STRING && length < 4) this.fail('INVALID_VERBATIM', 'RESP verbatim string shorter than its format', offset);
+        this.bulkLength = length;
+        this.bulkType = type;
+        return NO_VALUE;
+      }
+      default: { // * ~ % > | aggregates
+        const count = this.parseLength(line, textStart, cr, offset, this.limits.maxArrayLength, type === ARRAY);
+        if (count < 0) return null;
+        if (count === 0) return type === ATTRIBUTE ? NO_VALUE : this.aggregateValue(type, []);
+        if (this.stack.length >= this.limits.maxDepth) {
+          this.fail('NESTING_TOO_DEEP', `RESP aggregates nested deeper than maxDepth ${this.limits.maxDepth}`, offset, this.limits.maxDepth);
+        }
+        this.stack.push({ type, items: [], remaining: type === MAP || type === ATTRIBUTE ? count * 2 : count });
+        return NO_VALUE;
+      }
+    }
+  }
+
+  /** Hands a complete value to the aggregate being filled, completing aggregates as they fill up. */
+  private deliver(value: RespReply, emit: (reply: RespReply) => void): void {
+    const { stack } = this;
+    if (stack.length === 0) {
+      emit(value);
+      return;
+    }
+    for (;;) {
+      const aggregate = stack[stack.length - 1];
+      if (aggregate === undefined) {
+        emit(value);
+        return;
+      }
+      aggregate.items.push(value);
+      if (--aggregate.remaining > 0) return;
+      stack.pop();
+      // An attribute annotates the reply that follows it and does not count as an element.
+      if (aggregate.type === ATTRIBUTE) return;
+      value = this.aggregateValue(aggregate.type, aggregate.items);
+    }
+  }
+
+  private aggregateValue(type: number, items: RespReply[]): RespReply {
+    switch (type) {
+      case SET:
+        return new Set(items);
+      case MAP: {
+        const map = new Map<RespReply, RespReply>();
+        for (let index = 0; index < items.length; index += 2) map.set(items[index]!, items[index + 1]!);
+        return map;
+      }
+      case PUSH:
+        return { type: 'push', items };
+      default:
+        return items;
+    }
+  }
+
+  private payloadValue(payload: Buffer, start: number, end: number, offset: number): RespReply {
+    const { encoding } = this;
+    switch (this.bulkType) {
+      case BLOB_ERROR:
+        return new RespReplyError(payload.toString('utf8', start, end));
+      case VERBATIM_STRING: {
+        if (payload[start + 3] !== 0x3a) this.fail('INVALID_VERBATIM', 'RESP verbatim string without a format', offset);
+        const format = payload.toString('latin1', start, start + 3);
+        const value = encoding === undefined ? view(payload, start + 4, end) : payload.toString(encoding, start + 4, end);
+        return { type: 'verbatim', format, value };
+      }
+      default:
+        return encoding === undefined ? view(payload, start, end) : payload.toString(encoding, start, end);
+    }
+  }
+
+  /** A length or count: digits, or -1 where a null is allowed. Returns -1 for a null. */
+  private parseLength(line: Buffer, start: number, end: number, offset: number, limit: number, nullable: boolean): number {
+    if (nullable && end - start === 2 && line[start] === 0x2d && line[start + 1] === 0x31) return -1;
+    let value = 0;
+    for (let index = start; index < end; index++) {
+      const digit = line[index]! - 48;
+      if (digit < 0 || digit > 9 || value > limit) {
+        value = Number.NaN;
+        break;
+      }
+      value = value * 10 + digit;
+    }
+    if (start === end || !(value <= limit)) {
+      this.fail('INVALID_LENGTH', `invalid or over-limit RESP length '${line.toString('latin1', start, Math.min(end, start + 24))}' (limit ${limit})`, offset, limit);
+    }
+    return value;
+  }
+
+  private parseInteger(line: Buffer, start: number, end: number, offset: number): number | bigint {
+    const sign = line[start];
+    const digitsStart = sign === 0x2d || sign === 0x2b ? start + 1 : start;
+    let value = 0;
+    for (let index = digitsStart; index < end; index++) {
+      const digit = line[index]! - 48;
+      if (digit < 0 || digit > 9) this.fail('INVALID_INTEGER', `invalid RESP integer '${line.toString('latin1', start, end)}'`, offset);
+      value = value * 10 + digit;
+    }
+    if (digitsStart === end) this.fail('INVALID_INTEGER', 'empty RESP integer', offset);
+    // Past 2^53 the running double has lost precision: take the exact value from the text.
+    if (value > Number.MAX_SAFE_INTEGER) return BigInt(line.toString('latin1', start, end));
+    return sign === 0x2d ? -value : value;
+  }
+
+  private parseDouble(text: string, offset: number): number {
+    switch (text.toLowerCase()) {
+      case 'inf':
+      case '+inf':
+        return Infinity;
+      case '-inf':
+        return -Infinity;
+      case 'nan':
+      case '-nan':
+        return Number.NaN;
+    }
+    if (!/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(text)) this.fail('INVALID_DOUBLE', `invalid RESP double '${text}'`, offset);
+    return Number(text);
+  }
+
+  private hold(chunk: Buffer, start: number): void {
+    this.pendingOffset = this.chunkOffset + start;
+    this.pending.append(chunk.subarray(start));
+  }
+
+  private unknownType(type: number, offset: number): never {
+    this.fail('UNKNOWN_TYPE', `unknown RESP type byte 0x${type.toString(16).padStart(2, '0')}`, offset);
+  }
+
+  private lineTooLong(offset: number): never {
+    this.fail('LINE_TOO_LONG', `RESP line longer than maxLineLength ${this.limits.maxLineLength}`, offset, this.limits.maxLineLength);
+  }
+
+  private missingCrlf(offset: number): never {
+    this.fail('INVALID_LINE_END', 'expected CRLF', offset);
+  }
+
+  private fail(code: RespProtocolErrorCode, message: string, offset: number, limit?: number): never {
+    throw new RespProtocolError(code, message, limit === undefined ? { offset } : { offset, limit });
+  }
+}
