@@ -1,6 +1,7 @@
 import { Observable, OperatorFunction, Subject, Subscriber } from 'rxjs';
 
 import type { SocketAddress } from './address';
+import { LimitError } from './errors';
 
 /** What may be written: Buffers and Uint8Arrays go out as they are, strings as UTF-8. */
 export type Chunk = Buffer | Uint8Array | string;
@@ -18,10 +19,13 @@ export interface CloseReason {
 export interface ConnectionOwner {
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
-  /** How long close() waits for the peer's FIN before destroying, in ms. */
+  /** Queued output beyond which the connection is destroyed (a peer that never reads). */
+  readonly maxWritableLength: number;
+  /** How long close() may take (draining output, waiting for the peer's FIN) before destroying, in ms. */
   readonly closeTimeout: number;
   bytesIn: number;
   bytesOut: number;
+  outputLimitHits: number;
   connectionClosed(conn: Connection): void;
 }
 
@@ -101,6 +105,8 @@ export abstract class Connection {
   private subscribers: Subscriber<Buffer> | Subscriber<Buffer>[] | null = null;
   private input: Observable<Buffer> | null = null;
   private extras: Extras | null = null;
+  /** Idle sweeps seen since the last input or output; reset on every read and write. */
+  idleSweeps = 0;
 
   constructor(
     /** Unique for the life of the process, across loops and threads; never the fd. */
@@ -174,10 +180,18 @@ export abstract class Connection {
           ? chunk
           : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (bytes.length > 0) {
+      if (this.pendingBytes + this.queuedBelow + bytes.length > this.owner.maxWritableLength) {
+        // The writer ignored write()'s false long enough; bound memory at this one's expense.
+        this.owner.outputLimitHits++;
+        const limit = this.owner.maxWritableLength;
+        this.destroy(new LimitError('ERR_RXLOOP_OUTPUT_LIMIT', `more than ${limit} bytes of output queued`, limit));
+        return false;
+      }
       if (this.pending === null) this.pending = [bytes];
       else this.pending.push(bytes);
       this.pendingBytes += bytes.length;
       this.owner.bytesOut += bytes.length;
+      this.idleSweeps = 0;
       this.schedule();
       this.checkBackpressure();
     }
@@ -200,13 +214,16 @@ export abstract class Connection {
     output.subscribe(new ConnectionWriter(this, options.end ?? true));
   }
 
-  /** Graceful close: flush what is queued, send FIN, and close once the peer has sent its own. */
+  /**
+   * Graceful close: flush what is queued, send FIN, and close once the peer has sent its own.
+   * After the server's closeTimeout the connection is destroyed, whatever is still pending.
+   */
   close(): void {
     if (this.state & (CLOSE_REQUESTED | CLOSED)) return;
     this.state |= CLOSE_REQUESTED;
     this.applyReading(); // the peer's FIN is what completes the close: keep reading for it
     this.schedule();
-    if (!(this.state & INPUT_ENDED) && this.owner.closeTimeout > 0) this.startLinger();
+    if (this.owner.closeTimeout > 0) this.startLinger();
   }
 
   /** Closes now; queued output is dropped. */
@@ -233,6 +250,7 @@ export abstract class Connection {
   /** A chunk read from the socket. */
   receive(chunk: Buffer): void {
     this.owner.bytesIn += chunk.length;
+    this.idleSweeps = 0;
     const subscribers = this.subscribers;
     if (subscribers !== null && !Array.isArray(subscribers)) {
       if (!subscribers.closed) {
@@ -259,7 +277,6 @@ export abstract class Connection {
   receiveEnd(): void {
     if (this.state & INPUT_ENDED) return;
     this.state |= INPUT_ENDED;
-    this.clearLinger();
     this.endInput(null);
   }
 

@@ -37,3 +37,14 @@ export class ConnectionError extends RxloopError {
     super(message, code);
   }
 }
+
+/** A connection went past one of its server's limits: idle too long, too much queued output. */
+export class LimitError extends RxloopError {
+  constructor(
+    code: 'ERR_RXLOOP_IDLE_TIMEOUT' | 'ERR_RXLOOP_OUTPUT_LIMIT',
+    message: string,
+    readonly limit: number,
+  ) {
+    super(message, code);
+  }
+}

@@ -3,6 +3,7 @@ import { Observable, ObservableInput, ReplaySubject, Subscriber, from, lastValue
 import { type ListenAddress, SocketAddress, parseAddress } from './address';
 import type { Backend, BoundListener, ServerOwner } from './backend';
 import type { Chunk, Connection } from './connection';
+import { LimitError } from './errors';
 import { type BackendName, selectBackend } from './select-backend';
 
 export interface ServerOptions {
@@ -20,8 +21,14 @@ export interface ServerOptions {
   highWaterMark?: number;
   /** Queued output at or below which reading resumes (default 16 KiB). */
   lowWaterMark?: number;
-  /** How long a graceful close waits for the peer's FIN before destroying, in ms (default 10 s). */
+  /** How long a graceful close may take before the connection is destroyed, in ms (default 10 s). */
   closeTimeout?: number;
+  /** Open connections beyond which new ones are accepted and closed at once (default 0: no limit). */
+  maxConnections?: number;
+  /** Destroy a connection after this long without input or output, in ms (default 0: never). */
+  idleTimeout?: number;
+  /** Queued output beyond which a connection is destroyed (default 64 MiB). */
+  maxWritableLength?: number;
 }
 
 export interface ServerStats {
@@ -36,6 +43,12 @@ export interface ServerStats {
   reads: number;
   writev: number;
   acceptBackoffs: number;
+  /** Connections closed at once because maxConnections were open. */
+  rejected: number;
+  /** Connections destroyed by idleTimeout. */
+  idleTimeouts: number;
+  /** Connections destroyed for queuing more than maxWritableLength. */
+  outputLimitHits: number;
 }
 
 const DEFAULTS = {
@@ -44,17 +57,28 @@ const DEFAULTS = {
   highWaterMark: 64 * 1024,
   lowWaterMark: 16 * 1024,
   closeTimeout: 10_000,
+  maxWritableLength: 64 * 1024 * 1024,
 };
+
+// An idle connection is found within a quarter of idleTimeout of reaching it.
+const IDLE_SWEEPS = 4;
 
 /** One subscription's server: its listeners, its connections and its counters. */
 class ServerState implements ServerOwner {
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
+  readonly maxWritableLength: number;
   readonly closeTimeout: number;
+  private readonly maxConnections: number;
+  private readonly idleTimeout: number;
+  private idleTimer: NodeJS.Timeout | null = null;
   bytesIn = 0;
   bytesOut = 0;
   accepted = 0;
   connections = 0;
+  rejected = 0;
+  idleTimeouts = 0;
+  outputLimitHits = 0;
   listeners: BoundListener[] = [];
   stopped = false;
 
@@ -65,16 +89,24 @@ class ServerState implements ServerOwner {
   ) {
     this.highWaterMark = options.highWaterMark ?? DEFAULTS.highWaterMark;
     this.lowWaterMark = Math.min(options.lowWaterMark ?? DEFAULTS.lowWaterMark, this.highWaterMark);
+    this.maxWritableLength = options.maxWritableLength ?? DEFAULTS.maxWritableLength;
     this.closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
+    this.maxConnections = options.maxConnections ?? 0;
+    this.idleTimeout = options.idleTimeout ?? 0;
+    if (this.idleTimeout > 0) {
+      this.idleTimer = setInterval(() => this.sweepIdle(), Math.max(10, this.idleTimeout / IDLE_SWEEPS));
+      this.idleTimer.unref();
+    }
   }
 
   accept(conn: Connection): void {
-    if (this.stopped) {
+    this.accepted++;
+    this.connections++;
+    if (this.stopped || (this.maxConnections > 0 && this.connections > this.maxConnections)) {
+      if (!this.stopped) this.rejected++;
       conn.destroy();
       return;
     }
-    this.accepted++;
-    this.connections++;
     this.subscriber.next(conn);
   }
 
@@ -88,9 +120,18 @@ class ServerState implements ServerOwner {
 
   stop(): void {
     this.stopped = true;
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
     for (const listener of this.listeners) listener.close();
     this.listeners = [];
     for (const conn of this.open()) conn.close();
+  }
+
+  private sweepIdle(): void {
+    for (const conn of this.open()) {
+      if (++conn.idleSweeps <= IDLE_SWEEPS) continue;
+      this.idleTimeouts++;
+      conn.destroy(new LimitError('ERR_RXLOOP_IDLE_TIMEOUT', `no input or output for ${this.idleTimeout} ms`, this.idleTimeout));
+    }
   }
 
   stats(): ServerStats {
@@ -100,6 +141,9 @@ class ServerState implements ServerOwner {
       accepted: this.accepted,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
+      rejected: this.rejected,
+      idleTimeouts: this.idleTimeouts,
+      outputLimitHits: this.outputLimitHits,
       ...this.backend.counters(),
     };
   }
