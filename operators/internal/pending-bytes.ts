@@ -47,12 +47,12 @@ export class PendingBytes {
   }
 
   /** The byte at `index` of (pending bytes ++ `chunk`). */
-  byteAt(index: number, chunk: Buffer): number {
+  byteAt(index: number, chunk?: Buffer): number {
     for (const piece of this.pieces) {
       if (index < piece.length) return piece[index]!;
       index -= piece.length;
     }
-    return chunk[index]!;
+    return chunk === undefined ? -1 : chunk[index]!;
   }
 
   /** The last `count` pending bytes (count <= length), copied: used only for short delimiter overlaps. */

@@ -39,8 +39,8 @@ describe('operators: delimited and lines', () => {
   const alphabet = [0x0a, 0x0d, 0x61, 0x62];
   const delimiterArbitrary = bytesFrom(alphabet, 3).filter((delimiter) => delimiter.length > 0);
 
-  /** The obvious whole-input splitter, as the model. */
-  function referenceDelimited(bytes: Buffer, delimiter: Buffer, maxLength: number): Expected {
+  /** The obvious whole-input splitter, as the model; `offset` is where the frame in error starts. */
+  function referenceDelimited(bytes: Buffer, delimiter: Buffer, maxLength: number): Expected & { offset?: number } {
     const frames: Buffer[] = [];
     let start = 0;
     for (;;) {
@@ -48,9 +48,9 @@ describe('operators: delimited and lines', () => {
       if (found < 0) {
         const rest = bytes.length - start;
         if (rest === 0) return { frames };
-        return { frames, error: rest > maxLength + delimiter.length - 1 ? 'FRAME_TOO_LONG' : 'TRUNCATED' };
+        return { frames, error: rest > maxLength + delimiter.length - 1 ? 'FRAME_TOO_LONG' : 'TRUNCATED', offset: start };
       }
-      if (found - start > maxLength) return { frames, error: 'FRAME_TOO_LONG' };
+      if (found - start > maxLength) return { frames, error: 'FRAME_TOO_LONG', offset: start };
       frames.push(bytes.subarray(start, found));
       start = found + delimiter.length;
     }
@@ -63,6 +63,27 @@ describe('operators: delimited and lines', () => {
         assertDecodes(decode(delimited(delimiter, { maxLength }), chunk(bytes, chunking)), expected);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('emits each frame as Buffer#toString decodes it, for any bytes (valid UTF-8 or not), any encoding and any chunking', () => {
+    // ASCII; valid 2-, 3- and 4-byte characters; lone leads and continuations; an encoded surrogate;
+    // an overlong '\n'; bytes never valid in UTF-8.
+    const pieces = ['0a', '0d', '61', 'c3a9', 'e282ac', 'f09f9880', 'c3', 'e282', 'f09f', '80', 'a9', 'eda080', 'c08a', 'ff'].map((hex) => Buffer.from(hex, 'hex'));
+    const textArbitrary = fc.array(fc.constantFrom(...pieces), { maxLength: 40 }).map((parts) => Uint8Array.from(Buffer.concat(parts)));
+    const delimiterArbitrary = fc.oneof(fc.constantFrom('\n', '\r\n', 'a\n', '\n\n'), bytesFrom([0x0a, 0x0d, 0x61, 0xa9, 0x8a, 0xc3], 3).filter((bytes) => bytes.length > 0));
+    const encodingArbitrary = fc.constantFrom<BufferEncoding>('utf8', 'utf-8', 'UTF8' as BufferEncoding, 'latin1', 'binary', 'ascii', 'hex', 'utf16le');
+    const maxLengthArbitrary = fc.oneof(fc.integer({ min: 0, max: 24 }), fc.constant(1000));
+    fc.assert(
+      fc.property(textArbitrary, delimiterArbitrary, encodingArbitrary, maxLengthArbitrary, chunkingArbitrary, (bytes, delimiter, encoding, maxLength, chunking) => {
+        const expected = referenceDelimited(Buffer.from(bytes), Buffer.from(delimiter), maxLength);
+        const actual = decode(delimited(delimiter, { maxLength, encoding }), chunk(bytes, chunking));
+        assert.deepEqual(actual.values, expected.frames.map((frame) => frame.toString(encoding)));
+        assert.equal(typedErrorCode(actual.error), expected.error);
+        assert.equal((actual.error as FramingError | undefined)?.offset, expected.offset);
+        assert.equal(actual.completed, expected.error === undefined);
+      }),
+      { numRuns: 3000 },
     );
   });
 
@@ -94,9 +115,10 @@ describe('operators: delimited and lines', () => {
   });
 
   it('never holds more than maxLength + delimiter length - 1 unframed bytes', () => {
+    // latin1 frames have one character per byte, so their lengths count bytes too.
     fc.assert(
-      fc.property(bytesFrom(alphabet, 60), delimiterArbitrary, fc.integer({ min: 0, max: 8 }), (bytes, delimiter, maxLength) => {
-        feedBytewise(delimited(delimiter, { maxLength }), bytes, (fed, frames, failed) => {
+      fc.property(bytesFrom(alphabet, 60), delimiterArbitrary, fc.integer({ min: 0, max: 8 }), fc.constantFrom(undefined, 'latin1' as const), (bytes, delimiter, maxLength, encoding) => {
+        feedBytewise(delimited(delimiter, { maxLength, encoding }), bytes, (fed, frames, failed) => {
           if (failed) return;
           const framed = frames.reduce((sum, frame) => sum + frame.length + delimiter.length, 0);
           assert.ok(fed - framed <= maxLength + delimiter.length - 1, `holds ${fed - framed} bytes`);
