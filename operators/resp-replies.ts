@@ -3,7 +3,7 @@ import { FramingError, RespProtocolError, RespReplyError, type RespProtocolError
 import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
 import type { RespReply } from './resp';
-import { view } from './internal/buffer-view';
+import { view, viewAt } from './internal/buffer-view';
 
 export interface RespRepliesOptions {
   /** Decode bulk strings (and verbatim strings' text) to strings with this encoding, not Buffers. */
@@ -42,6 +42,8 @@ export function respReplies(options: RespRepliesOptions = {}): OperatorFunction<
 
 const LF = 10;
 const CR = 13;
+const SIMPLE_STRING = 0x2b; // +
+const INTEGER = 0x3a; // :
 const BULK_STRING = 0x24; // $
 const BLOB_ERROR = 0x21; // !
 const VERBATIM_STRING = 0x3d; // =
@@ -54,6 +56,8 @@ const ATTRIBUTE = 0x7c; // |
 /** Type bytes that start a reply (1) and those that do not (0): anything else is rejected as soon as it is seen. */
 const IS_REPLY_TYPE = new Uint8Array(256);
 for (const character of '+-:$*_,#(!=%~>|') IS_REPLY_TYPE[character.charCodeAt(0)] = 1;
+
+const EMPTY_MEMORY = new ArrayBuffer(0);
 
 /** What readLine returns for a header line, whose value is still to come. */
 const NO_VALUE: unique symbol = Symbol('no value');
@@ -69,11 +73,44 @@ function shortText(line: Buffer, start: number, end: number): string {
   return text;
 }
 
+/** The first CR in `chunk`: scanned in JS when short, where Buffer#indexOf's native call costs more than the scan. */
+function indexOfCr(chunk: Buffer): number {
+  if (chunk.length > 128) return chunk.indexOf(CR);
+  for (let index = 0; index < chunk.length; index++) if (chunk[index] === CR) return index;
+  return -1;
+}
+
 interface Aggregate {
   readonly type: number;
   readonly items: RespReply[];
-  /** Elements still to come (twice the count for maps and attributes). */
-  remaining: number;
+  /** Elements it has (twice the count for maps and attributes). */
+  readonly count: number;
+  /** Elements received so far. */
+  filled: number;
+}
+
+/** Arrays up to this many elements are allocated whole from their header; longer ones grow as elements arrive. */
+const PREALLOCATED_ITEMS = 1024;
+
+function aggregate(type: number, count: number): Aggregate {
+  return { type, items: count <= PREALLOCATED_ITEMS ? new Array<RespReply>(count) : [], count, filled: 0 };
+}
+
+/**
+ * Whether decoding a chunk once and slicing its text gives each value's own decoding, when the text
+ * has one character per byte: latin1 always; UTF-8 then has only ASCII and lone invalid bytes,
+ * each decoding to one character whatever surrounds it.
+ */
+function slicesText(encoding: BufferEncoding | undefined): boolean {
+  switch (encoding?.toLowerCase()) {
+    case 'utf8':
+    case 'utf-8':
+    case 'latin1':
+    case 'binary':
+      return true;
+    default:
+      return false;
+  }
 }
 
 export interface Limits {
@@ -93,17 +130,37 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   private bulkType = 0;
   private chunkOffset = 0;
   private pendingOffset = 0;
+  private readonly slicesText: boolean;
+  /**
+   * The current chunk from textStart on, decoded once when its first string value is met, if it has
+   * one character per byte (then a value is a slice of it); undefined if not decoded yet, '' if
+   * it has not. Forgotten after each chunk, whose memory the caller may reuse.
+   */
+  private text: string | undefined;
+  private textStart = 0;
+  /** The current chunk's chunk.buffer and chunk.byteOffset, read once per chunk for its views. */
+  private memory: ArrayBufferLike = EMPTY_MEMORY;
+  private memoryOffset = 0;
 
   constructor(
     private readonly limits: Limits,
     private readonly encoding: BufferEncoding | undefined,
-  ) {}
+  ) {
+    this.slicesText = slicesText(encoding);
+  }
 
   write(chunk: Buffer, emit: (reply: RespReply) => void): void {
     if (chunk.length === 0) return;
     let position = 0;
+    this.text = undefined;
     if (this.pending.length > 0) position = this.finishPending(chunk, emit);
-    if (position >= 0) this.parse(chunk, position, emit);
+    if (position >= 0) {
+      this.memory = chunk.buffer;
+      this.memoryOffset = chunk.byteOffset;
+      this.parse(chunk, position, emit);
+    }
+    this.text = undefined;
+    this.memory = EMPTY_MEMORY;
     this.chunkOffset += chunk.length;
   }
 
@@ -130,20 +187,17 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         this.deliver(value, emit);
         continue;
       }
+      // The common replies, each read in one pass; -1 leaves the reply to the general path below,
+      // which reads it again from its start (it is incomplete, over a limit, unusual or wrong).
       const type = chunk[position]!;
-      if (type === BULK_STRING && this.encoding === undefined) {
-        const next = this.readWholeBulkString(chunk, position, emit);
-        if (next > 0) {
-          position = next;
-          continue;
-        }
-      }
-      if (type === ARRAY) {
-        const next = this.readArrayHeader(chunk, position);
-        if (next > 0) {
-          position = next;
-          continue;
-        }
+      let next = -1;
+      if (type === BULK_STRING) next = this.readWholeBulkString(chunk, position, emit);
+      else if (type === ARRAY) next = this.readArrayHeader(chunk, position);
+      else if (type === SIMPLE_STRING) next = this.readSimpleString(chunk, position, emit);
+      else if (type === INTEGER) next = this.readSmallInteger(chunk, position, emit);
+      if (next > 0) {
+        position = next;
+        continue;
       }
       if (IS_REPLY_TYPE[type] === 0) this.unknownType(type, this.chunkOffset + position);
       const scanEnd = Math.min(end, position + maxLineLength + 1);
@@ -163,15 +217,14 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   /**
-   * The common case, kept tight: a bulk string wholly in `chunk`, with a plain length within the
-   * limits, delivered as a view of the chunk. Returns where it ends, or -1 to leave it to the
-   * general path (it is incomplete, null, or wrong), which then reads it again from its start.
+   * A bulk string wholly in `chunk`, with a plain length within the limits (or `$-1`), delivered
+   * as a view of the chunk or a slice of its text. Returns where it ends, or -1.
    */
   private readWholeBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
     const { maxBulkLength, maxLineLength } = this.limits;
     let position = start + 1;
     let length = chunk[position]! - 48;
-    if (!(length >= 0 && length <= 9)) return -1;
+    if (!(length >= 0 && length <= 9)) return this.readNullBulkString(chunk, start, emit);
     for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
       const digit = byte! - 48;
       if (!(digit >= 0 && digit <= 9) || length > maxBulkLength) return -1;
@@ -181,8 +234,15 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     const payloadStart = position + 2;
     const payloadEnd = payloadStart + length;
     if (payloadEnd + 2 > chunk.length || chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
-    this.deliver(view(chunk, payloadStart, payloadEnd), emit);
+    this.deliver(this.encoding === undefined ? viewAt(this.memory, this.memoryOffset + payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd), emit);
     return payloadEnd + 2;
+  }
+
+  /** `$-1\r\n`, RESP2's null bulk string. */
+  private readNullBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    if (chunk[start + 1] !== 0x2d || chunk[start + 2] !== 0x31 || chunk[start + 3] !== CR || chunk[start + 4] !== LF) return -1;
+    this.deliver(null, emit);
+    return start + 5;
   }
 
   /** The same for the header of a non-empty array: `*<count>\r\n`, then its elements. */
@@ -197,8 +257,58 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       count = count * 10 + digit;
     }
     if (count > maxArrayLength || position - start > maxLineLength || chunk[position + 1] !== LF || this.stack.length >= maxDepth) return -1;
-    this.stack.push({ type: ARRAY, items: [], remaining: count });
+    this.stack.push(aggregate(ARRAY, count));
     return position + 2;
+  }
+
+  /** A simple string (`+OK`) whose CRLF is in `chunk`, within maxLineLength. */
+  private readSimpleString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    const scanEnd = Math.min(chunk.length - 1, start + this.limits.maxLineLength + 1);
+    let cr = start + 1;
+    while (cr < scanEnd && chunk[cr] !== CR) cr++;
+    if (cr === scanEnd || chunk[cr + 1] !== LF) return -1;
+    this.deliver(this.simpleText(chunk, start + 1, cr), emit);
+    return cr + 2;
+  }
+
+  /** An integer (`:123`, `:-7`) of at most 15 digits, so exact as a double, whose CRLF is in `chunk`. */
+  private readSmallInteger(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    const negative = chunk[start + 1] === 0x2d;
+    const digitsStart = negative ? start + 2 : start + 1;
+    const digitsEnd = Math.min(chunk.length - 1, digitsStart + 15);
+    let value = 0;
+    let position = digitsStart;
+    for (; position < digitsEnd; position++) {
+      const digit = chunk[position]! - 48;
+      if (!(digit >= 0 && digit <= 9)) break;
+      value = value * 10 + digit;
+    }
+    if (position === digitsStart || position === digitsEnd || chunk[position] !== CR || chunk[position + 1] !== LF || position - start > this.limits.maxLineLength) return -1;
+    this.deliver(negative ? -value : value, emit);
+    return position + 2;
+  }
+
+  /**
+   * Bytes [start, end) of the current chunk as a string in the encoding: a slice of the chunk's
+   * text when it has one character per byte (decoded once, from `start` on), otherwise decoded alone.
+   */
+  private decodeText(chunk: Buffer, start: number, end: number): string {
+    if (this.slicesText) {
+      let { text } = this;
+      if (text === undefined) {
+        text = chunk.toString(this.encoding, start);
+        if (text.length !== chunk.length - start) text = '';
+        this.text = text;
+        this.textStart = start;
+      }
+      if (text.length > 0) return text.slice(start - this.textStart, end - this.textStart);
+    }
+    return chunk.toString(this.encoding, start, end);
+  }
+
+  /** A simple string's text: built in JS when short and ASCII ('OK', 'QUEUED', 'PONG'), cheaper than a native decode. */
+  private simpleText(line: Buffer, start: number, end: number): string {
+    return end - start <= 8 ? shortText(line, start, end) : line.toString('utf8', start, end);
   }
 
   /** Completes the line or payload held from earlier chunks; returns where parsing goes on, or -1. */
@@ -227,7 +337,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     } else {
       // How many more bytes may come before the CR without the line being too long.
       const room = this.limits.maxLineLength + 1 - pending.length;
-      const cr = chunk.indexOf(CR);
+      const cr = indexOfCr(chunk);
       if (cr < 0 || cr >= room) {
         if (chunk.length >= room) this.lineTooLong(offset);
         pending.append(chunk);
@@ -255,11 +365,11 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     const type = line[start]!;
     const textStart = start + 1;
     switch (type) {
-      case 0x2b: // + simple string
-        return cr - textStart <= 8 ? shortText(line, textStart, cr) : line.toString('utf8', textStart, cr);
+      case SIMPLE_STRING:
+        return this.simpleText(line, textStart, cr);
       case 0x2d: // - error
         return new RespReplyError(line.toString('utf8', textStart, cr));
-      case 0x3a: // : integer
+      case INTEGER:
         return this.parseInteger(line, textStart, cr, offset);
       case 0x5f: // _ null
         if (cr !== textStart) this.fail('INVALID_NULL', 'RESP null with content', offset);
@@ -292,7 +402,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         if (this.stack.length >= this.limits.maxDepth) {
           this.fail('NESTING_TOO_DEEP', `RESP aggregates nested deeper than maxDepth ${this.limits.maxDepth}`, offset, this.limits.maxDepth);
         }
-        this.stack.push({ type, items: [], remaining: type === MAP || type === ATTRIBUTE ? count * 2 : count });
+        this.stack.push(aggregate(type, type === MAP || type === ATTRIBUTE ? count * 2 : count));
         return NO_VALUE;
       }
     }
@@ -301,23 +411,16 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   /** Hands a complete value to the aggregate being filled, completing aggregates as they fill up. */
   private deliver(value: RespReply, emit: (reply: RespReply) => void): void {
     const { stack } = this;
-    if (stack.length === 0) {
-      emit(value);
-      return;
-    }
-    for (;;) {
-      const aggregate = stack[stack.length - 1];
-      if (aggregate === undefined) {
-        emit(value);
-        return;
-      }
-      aggregate.items.push(value);
-      if (--aggregate.remaining > 0) return;
+    for (let depth = stack.length; depth > 0; depth--) {
+      const aggregate = stack[depth - 1]!;
+      aggregate.items[aggregate.filled++] = value;
+      if (aggregate.filled < aggregate.count) return;
       stack.pop();
       // An attribute annotates the reply that follows it and does not count as an element.
       if (aggregate.type === ATTRIBUTE) return;
-      value = this.aggregateValue(aggregate.type, aggregate.items);
+      value = aggregate.type === ARRAY ? aggregate.items : this.aggregateValue(aggregate.type, aggregate.items);
     }
+    emit(value);
   }
 
   private aggregateValue(type: number, items: RespReply[]): RespReply {
@@ -348,7 +451,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         return { type: 'verbatim', format, value };
       }
       default:
-        return encoding === undefined ? view(payload, start, end) : payload.toString(encoding, start, end);
+        if (encoding !== undefined) return payload.toString(encoding, start, end);
+        return start === 0 && end === payload.length ? payload : view(payload, start, end);
     }
   }
 
@@ -402,7 +506,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
 
   private hold(chunk: Buffer, start: number): void {
     this.pendingOffset = this.chunkOffset + start;
-    this.pending.append(chunk.subarray(start));
+    this.pending.append(start === 0 ? chunk : view(chunk, start, chunk.length));
   }
 
   private unknownType(type: number, offset: number): never {

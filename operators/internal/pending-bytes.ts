@@ -1,6 +1,21 @@
 import { view } from './buffer-view';
 
 /**
+ * Copies the first `count` bytes of `source` into `target` at `offset`. TypedArray#set, a V8
+ * builtin, copies a whole piece several times faster than Buffer#copy's native call; a short
+ * part of one is copied in JS rather than through a view made for it.
+ */
+function copyInto(target: Buffer, offset: number, source: Buffer, count: number): void {
+  if (count === source.length) {
+    target.set(source, offset);
+  } else if (count <= 64) {
+    for (let index = 0; index < count; index++) target[offset + index] = source[index]!;
+  } else {
+    source.copy(target, offset, 0, count);
+  }
+}
+
+/**
  * The bytes of one unfinished frame, held as subarrays of the chunks they arrived in: nothing is
  * copied while the frame is incomplete, and it is joined (one copy) only when it completes.
  * Scanning the next chunk never rescans these bytes, so a long frame in tiny chunks stays linear.
@@ -36,11 +51,11 @@ export class PendingBytes {
       let written = 0;
       for (const piece of this.pieces) {
         const count = Math.min(piece.length, length - written);
-        piece.copy(joined, written, 0, count);
+        copyInto(joined, written, piece, count);
         written += count;
         if (written === length) break;
       }
-      if (written < length) chunk!.copy(joined, written, 0, length - written);
+      if (written < length) copyInto(joined, written, chunk!, length - written);
     }
     this.clear();
     return joined;

@@ -190,6 +190,52 @@ describe('operators: respReplies', () => {
     });
   }
 
+  it('with an encoding, emits what it emits without one with each Buffer decoded by Buffer#toString, under any chunking', () => {
+    // Payloads of ASCII, valid UTF-8, lone leads and continuations, bytes never valid, CRLF.
+    const payload = fc
+      .array(fc.constantFrom(...['61', 'c3a9', 'e282ac', 'f09f9880', 'c3', 'e282', '80', 'ff', '0d0a'].map((hex) => Buffer.from(hex, 'hex'))), { maxLength: 6 })
+      .map((parts) => Buffer.concat(parts));
+    const crlf = Buffer.from('\r\n');
+    const blob = (type: string, prefix: string) => payload.map((bytes) => Buffer.concat([Buffer.from(`${type}${bytes.length + prefix.length}\r\n${prefix}`), bytes, crlf]));
+    const { reply } = fc.letrec<{ reply: Buffer }>((tie) => ({
+      reply: fc.oneof(
+        { depthSize: 'small' },
+        blob('$', ''),
+        blob('=', 'txt:'),
+        blob('!', ''),
+        fc.constantFrom('+OK\r\n', '+caf\xc3\xa9 ok\r\n', ':-12\r\n', '$-1\r\n', '_\r\n', '$0\r\n\r\n').map((wire) => Buffer.from(wire, 'latin1')),
+        fc.tuple(fc.constantFrom('*', '~', '>', '%'), fc.array(tie('reply'), { maxLength: 4 })).map(([type, items]) => {
+          const count = type === '%' ? Math.floor(items.length / 2) : items.length;
+          return Buffer.concat([Buffer.from(`${type}${count}\r\n`), ...items.slice(0, type === '%' ? count * 2 : count)]);
+        }),
+      ),
+    }));
+    const encodingArbitrary = fc.constantFrom<BufferEncoding>('utf8', 'utf-8', 'latin1', 'binary', 'ascii', 'hex', 'utf16le');
+    const decoded = (value: RespReply, encoding: BufferEncoding): unknown => {
+      if (Buffer.isBuffer(value)) return value.toString(encoding);
+      if (Array.isArray(value)) return value.map((item) => decoded(item, encoding));
+      if (value instanceof Map) return new Map([...value].map(([key, item]) => [decoded(key, encoding), decoded(item, encoding)]));
+      if (value instanceof Set) return new Set([...value].map((item) => decoded(item, encoding)));
+      if (value !== null && typeof value === 'object' && 'type' in value) {
+        if (value.type === 'push') return { type: 'push', items: value.items.map((item) => decoded(item, encoding)) };
+        if (value.type === 'verbatim') return { ...value, value: decoded(value.value as RespReply, encoding) };
+      }
+      return value;
+    };
+    fc.assert(
+      fc.property(fc.array(reply, { maxLength: 4 }), fc.boolean(), encodingArbitrary, chunkingArbitrary, (replies, truncate, encoding, chunking) => {
+        const wire = Buffer.concat(replies);
+        const bytes = truncate ? wire.subarray(0, wire.length >> 1) : wire;
+        const asBuffers = decode(respReplies(), chunk(bytes, chunking));
+        const asText = decode(respReplies({ encoding }), chunk(bytes, chunking));
+        assert.deepStrictEqual(asText.values, asBuffers.values.map((value) => decoded(value, encoding)));
+        assert.equal(typedErrorCode(asText.error), typedErrorCode(asBuffers.error));
+        assert.equal(asText.completed, asBuffers.completed);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('rejects limits that are not non-negative integers', () => {
     assert.throws(() => respReplies({ maxDepth: -1 }), RangeError);
   });
