@@ -1,8 +1,8 @@
-import type { OperatorFunction } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
 import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
-import { view } from './internal/buffer-view';
+import { view, viewAt } from './internal/buffer-view';
 
 export interface DelimitedOptions {
   /** The most bytes a frame may have, not counting its delimiter. Default 64 KiB. */
@@ -28,14 +28,13 @@ export function delimited(delimiter: string | Uint8Array, options: DelimitedOpti
   const maxLength = options.maxLength ?? DEFAULT_MAX_DELIMITED_LENGTH;
   if (!(maxLength >= 0)) throw new RangeError('delimited: maxLength must be >= 0');
   const { encoding } = options;
-  if (encoding === undefined) {
-    return decoderOperator(() => new DelimitedDecoder(delimiterBytes, maxLength, view));
-  }
+  const frames = decoderOperator(() => new DelimitedDecoder(delimiterBytes, maxLength));
+  if (encoding === undefined) return frames;
   const codec = textCodec(delimiterBytes, encoding);
   if (codec !== undefined) {
     return decoderOperator(() => new TextDelimitedDecoder(delimiterBytes, maxLength, codec));
   }
-  return decoderOperator(() => new DelimitedDecoder(delimiterBytes, maxLength, (buffer, start, end) => buffer.toString(encoding, start, end)));
+  return (source) => frames(source).pipe(map((frame) => frame.toString(encoding)));
 }
 
 /**
@@ -129,19 +128,9 @@ abstract class DelimiterSearch {
   }
 }
 
-type FrameOf<T> = (buffer: Buffer, start: number, end: number) => T;
-
-/** Frames as Buffers (zero-copy views), or decoded one by one with an encoding the text decoder does not handle. */
-class DelimitedDecoder<T> extends DelimiterSearch implements StreamDecoder<T> {
+/** Frames as Buffers: zero-copy views of the chunk, or one copy for a frame that spans chunks. */
+class DelimitedDecoder extends DelimiterSearch implements StreamDecoder<Buffer> {
   private readonly pending = new PendingBytes();
-
-  constructor(
-    delimiter: Buffer,
-    maxLength: number,
-    private readonly frameOf: FrameOf<T>,
-  ) {
-    super(delimiter, maxLength);
-  }
 
   protected get heldLength(): number {
     return this.pending.length;
@@ -151,7 +140,7 @@ class DelimitedDecoder<T> extends DelimiterSearch implements StreamDecoder<T> {
     return this.pending.byteAt(this.pending.length - 1 - back);
   }
 
-  write(chunk: Buffer, emit: (frame: T) => void): void {
+  write(chunk: Buffer, emit: (frame: Buffer) => void): void {
     let start = 0;
     if (this.pending.length > 0) {
       start = this.finishPendingFrame(chunk, emit);
@@ -163,17 +152,19 @@ class DelimitedDecoder<T> extends DelimiterSearch implements StreamDecoder<T> {
   }
 
   /** The common case: frames wholly inside `chunk`. */
-  private emitFrames(chunk: Buffer, start: number, emit: (frame: T) => void): void {
-    const { maxLength, frameOf } = this;
+  private emitFrames(chunk: Buffer, start: number, emit: (frame: Buffer) => void): void {
+    const { maxLength } = this;
     const step = this.delimiter.length;
+    const memory = chunk.buffer;
+    const base = chunk.byteOffset;
     for (let found = this.indexIn(chunk, start); found >= 0; found = this.indexIn(chunk, start)) {
       if (found - start > maxLength) this.tooLong(this.chunkOffset + start);
-      emit(frameOf(chunk, start, found));
+      emit(viewAt(memory, base + start, found - start));
       start = found + step;
     }
     if (start < chunk.length) {
       if (chunk.length - start > this.maxPending) this.tooLong(this.chunkOffset + start);
-      this.pending.append(view(chunk, start, chunk.length));
+      this.pending.append(viewAt(memory, base + start, chunk.length - start));
     }
   }
 
@@ -181,7 +172,7 @@ class DelimitedDecoder<T> extends DelimiterSearch implements StreamDecoder<T> {
    * Completes the frame begun in earlier chunks, if `chunk` ends it; returns where the next frame
    * starts in `chunk`, or -1 when all of `chunk` went into the pending frame.
    */
-  private finishPendingFrame(chunk: Buffer, emit: (frame: T) => void): number {
+  private finishPendingFrame(chunk: Buffer, emit: (frame: Buffer) => void): number {
     const { pending } = this;
     const step = this.delimiter.length;
     const frameOffset = this.chunkOffset - pending.length;
@@ -200,10 +191,9 @@ class DelimitedDecoder<T> extends DelimiterSearch implements StreamDecoder<T> {
     return found + step;
   }
 
-  private emitPending(frameLength: number, frameOffset: number, chunk: Buffer, emit: (frame: T) => void): void {
+  private emitPending(frameLength: number, frameOffset: number, chunk: Buffer, emit: (frame: Buffer) => void): void {
     if (frameLength > this.maxLength) this.tooLong(frameOffset);
-    const frame = this.pending.take(frameLength, chunk);
-    emit(this.frameOf(frame, 0, frame.length));
+    emit(this.pending.take(frameLength, chunk));
   }
 }
 
