@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 'use strict';
 // Throughput of rxloop's decoders on prebuilt input in several chunk sizes, side by side with
-// split2 (lines), it-length-prefixed (length- and varint-prefixed frames) and redis-parser (RESP
-// commands and replies). Each implementation is fed the same chunks synchronously (split2 through
-// its stream, it-length-prefixed through its sync-iterable decode, redis-parser through execute),
-// implementations alternate within each round, and the median of the rounds is reported.
+// baselines that do the same job with the same output type: split2 (lines as strings, split on
+// '\n' with the same 64 KiB limit), binary-split (lines as Buffers), it-length-prefixed (length-
+// and varint-prefixed frames) and redis-parser (RESP, as Buffers and as strings). Each is fed the
+// same chunks synchronously: rxloop through a bare Observable, split2 and binary-split through
+// their streams (flowing before the clock starts, so each write is processed as it is made),
+// it-length-prefixed through its sync-iterable decode, redis-parser through execute. Construction
+// is outside the clock; one untimed warm-up run of each precedes the rounds; the two alternate
+// within each round, and the ratio is the median of the rounds' own ratios (each pair runs back to
+// back, so a slow spell of the machine slows both).
 //
 //   npm run build && npm run bench -- operators [--rounds N] [--mb N] [--no-write]
 //
@@ -14,6 +19,7 @@ const path = require('node:path');
 const { once } = require('node:events');
 const { Observable } = require('rxjs');
 const split2 = require('split2');
+const binarySplit = require('binary-split');
 const RedisParser = require('redis-parser');
 const ops = require('../dist/operators');
 
@@ -22,7 +28,7 @@ const option = (name, fallback) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
-const ROUNDS = option('rounds', 3);
+const ROUNDS = option('rounds', 7);
 const TARGET_BYTES = option('mb', 8) * 1024 * 1024;
 const WRITE = !args.includes('--no-write');
 const CHUNK_SIZES = [64, 1024, 16 * 1024, 64 * 1024];
@@ -57,44 +63,60 @@ const fourByteLength = (list) => {
 };
 fourByteLength.bytes = 4;
 
-function viaOperator(operator, framesIn = () => 1) {
-  return (chunks) => {
-    let frames = 0;
-    // A bare Observable as the source: a Subject would add an array copy per chunk to rxloop's side only.
-    const input = new Observable((subscriber) => {
-      for (const chunk of chunks) subscriber.next(chunk);
-      subscriber.complete();
-    });
-    input.pipe(operator).subscribe({ next: (value) => (frames += framesIn(value)), error: (error) => { throw error; } });
-    return frames;
+// Each implementation is a `prepare(chunks)` that builds whatever it needs outside the clock and
+// returns `run()`, which feeds all chunks and resolves to the number of frames it emitted.
+
+function viaOperator(makeOperator, framesIn = () => 1) {
+  return async (chunks) => {
+    const operator = makeOperator();
+    return () => {
+      let frames = 0;
+      // A bare Observable as the source: a Subject would add an array copy per chunk to rxloop's side only.
+      const input = new Observable((subscriber) => {
+        for (const chunk of chunks) subscriber.next(chunk);
+        subscriber.complete();
+      });
+      input.pipe(operator).subscribe({ next: (value) => (frames += framesIn(value)), error: (error) => { throw error; } });
+      return frames;
+    };
   };
 }
 
-function viaRedisParser(chunks) {
-  let frames = 0;
-  const parser = new RedisParser({
-    returnBuffers: true,
-    returnReply: () => frames++,
-    returnError: () => frames++,
-    returnFatalError: (error) => { throw error; },
-  });
-  for (const chunk of chunks) parser.execute(chunk);
-  return frames;
+function viaRedisParser(returnBuffers) {
+  return async (chunks) => {
+    let frames = 0;
+    const parser = new RedisParser({
+      returnBuffers,
+      returnReply: () => frames++,
+      returnError: () => frames++,
+      returnFatalError: (error) => { throw error; },
+    });
+    return () => {
+      for (const chunk of chunks) parser.execute(chunk);
+      return frames;
+    };
+  };
 }
 
-async function viaSplit2(chunks) {
-  let frames = 0;
-  const stream = split2();
-  stream.on('data', () => frames++);
-  const ended = once(stream, 'end');
-  for (const chunk of chunks) stream.write(chunk);
-  stream.end();
-  await ended;
-  return frames;
+/** A Transform stream, flowing before the clock starts: each write is then transformed and emitted synchronously. */
+function viaStream(makeStream) {
+  return async (chunks) => {
+    let frames = 0;
+    const stream = makeStream();
+    stream.on('data', () => frames++);
+    await new Promise((resolve) => setImmediate(resolve));
+    return async () => {
+      const ended = once(stream, 'end');
+      for (const chunk of chunks) stream.write(chunk);
+      stream.end();
+      await ended;
+      return frames;
+    };
+  };
 }
 
 function viaItLengthPrefixed(decode, options) {
-  return (chunks) => {
+  return async (chunks) => () => {
     let frames = 0;
     for (const frame of decode(chunks, options)) frames += frame.byteLength >= 0 ? 1 : 0;
     return frames;
@@ -108,20 +130,23 @@ async function main() {
     return index % 2 === 0 ? ops.encodeReply(['SET', key, text(32)]) : ops.encodeReply(['GET', key]);
   });
   const replyValues = [ops.resp.simple('OK'), text(32), 12345, [text(8), text(16), null]];
+  const lineInput = buildInput(() => Buffer.from(text(8 + Math.floor(random() * 72)) + '\n'));
+  const replyInput = buildInput((index) => ops.encodeReply(replyValues[index % replyValues.length]));
   const workloads = [
     {
       name: 'lines → strings',
-      input: buildInput(() => Buffer.from(text(8 + Math.floor(random() * 72)) + '\n')),
-      ours: viaOperator(ops.lines({ encoding: 'utf8' })),
-      baselineName: 'split2',
-      baseline: viaSplit2,
+      input: lineInput,
+      ours: viaOperator(() => ops.lines({ encoding: 'utf8' })),
+      // The same job as lines(): split on '\n' only (split2's default /\r?\n/ also strips '\r'), 64 KiB limit.
+      baselineName: "split2('\\n', { maxLength: 64 KiB })",
+      baseline: viaStream(() => split2('\n', { maxLength: 64 * 1024 })),
     },
     {
       name: 'lines → Buffers',
-      input: buildInput(() => Buffer.from(text(8 + Math.floor(random() * 72)) + '\n')),
-      ours: viaOperator(ops.lines()),
-      baselineName: 'split2 (strings)',
-      baseline: viaSplit2,
+      input: lineInput,
+      ours: viaOperator(() => ops.lines()),
+      baselineName: "binary-split('\\n')",
+      baseline: viaStream(() => binarySplit('\n')),
     },
     {
       name: 'lengthPrefixed (4-byte BE)',
@@ -131,7 +156,7 @@ async function main() {
         header.writeUInt32BE(payload.length);
         return Buffer.concat([header, payload]);
       }),
-      ours: viaOperator(ops.lengthPrefixed()),
+      ours: viaOperator(() => ops.lengthPrefixed()),
       baselineName: 'it-length-prefixed (4-byte decoder)',
       baseline: viaItLengthPrefixed(lpDecode, { lengthDecoder: fourByteLength }),
     },
@@ -142,30 +167,38 @@ async function main() {
         const header = payload.length < 128 ? Buffer.from([payload.length]) : Buffer.from([(payload.length & 0x7f) | 0x80, payload.length >> 7]);
         return Buffer.concat([header, payload]);
       }),
-      ours: viaOperator(ops.varintPrefixed()),
+      ours: viaOperator(() => ops.varintPrefixed()),
       baselineName: 'it-length-prefixed',
       baseline: viaItLengthPrefixed(lpDecode),
     },
     {
       name: 'respCommands (SET/GET pipeline)',
       input: respCommandsInput,
-      ours: viaOperator(ops.respCommands()),
+      ours: viaOperator(() => ops.respCommands()),
       baselineName: 'redis-parser (Buffers)',
-      baseline: viaRedisParser,
+      baseline: viaRedisParser(true),
     },
     {
       name: 'respCommandBatches (same pipeline)',
       input: respCommandsInput,
-      ours: viaOperator(ops.respCommandBatches(), (batch) => batch.length),
+      ours: viaOperator(() => ops.respCommandBatches(), (batch) => batch.length),
       baselineName: 'redis-parser (Buffers)',
-      baseline: viaRedisParser,
+      baseline: viaRedisParser(true),
     },
     {
-      name: 'respReplies (+OK, bulk, :int, array)',
-      input: buildInput((index) => ops.encodeReply(replyValues[index % replyValues.length])),
-      ours: viaOperator(ops.respReplies()),
-      baselineName: 'redis-parser (Buffers)',
-      baseline: viaRedisParser,
+      name: 'respReplies → Buffers (+OK, bulk, :int, array)',
+      input: replyInput,
+      ours: viaOperator(() => ops.respReplies()),
+      // returnBuffers also makes +OK a Buffer, where respReplies makes it a string: one value in four.
+      baselineName: 'redis-parser (returnBuffers)',
+      baseline: viaRedisParser(true),
+    },
+    {
+      name: "respReplies → strings (same, encoding 'utf8')",
+      input: replyInput,
+      ours: viaOperator(() => ops.respReplies({ encoding: 'utf8' })),
+      baselineName: 'redis-parser (strings)',
+      baseline: viaRedisParser(false),
     },
   ];
 
@@ -174,16 +207,24 @@ async function main() {
     for (const size of CHUNK_SIZES) {
       const chunks = chunksOf(workload.input.data, size);
       const times = { ours: [], baseline: [] };
+      const ratios = [];
+      const measure = async (which, timed) => {
+        const run = await workload[which](chunks);
+        const started = process.hrtime.bigint();
+        const frames = await run();
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        if (frames !== workload.input.frames) throw new Error(`${workload.name} / ${which}: ${frames} frames, expected ${workload.input.frames}`);
+        if (timed) times[which].push(seconds);
+        return seconds;
+      };
+      await measure('ours', false);
+      await measure('baseline', false);
       for (let round = 0; round < ROUNDS; round++) {
         // Alternate which one runs first, so neither always gets the warmer caches.
         const order = round % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
-        for (const which of order) {
-          const started = process.hrtime.bigint();
-          const frames = await workload[which](chunks);
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          if (frames !== workload.input.frames) throw new Error(`${workload.name} / ${which}: ${frames} frames, expected ${workload.input.frames}`);
-          times[which].push(seconds);
-        }
+        const seconds = {};
+        for (const which of order) seconds[which] = await measure(which, true);
+        ratios.push(seconds.baseline / seconds.ours);
       }
       const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(values.length / 2)];
       const ours = median(times.ours);
@@ -196,7 +237,8 @@ async function main() {
         baselineName: workload.baselineName,
         baselineFrames: workload.input.frames / baseline,
         baselineMB: workload.input.data.length / baseline / 1e6,
-        ratio: baseline / ours,
+        ratio: median(ratios),
+        ratioRange: [Math.min(...ratios), Math.max(...ratios)],
       };
       rows.push(row);
       console.error(`${row.workload} @ ${row.chunk}: ${row.ratio.toFixed(2)}×`);
@@ -205,9 +247,9 @@ async function main() {
 
   const millions = (value) => `${(value / 1e6).toFixed(2)}M`;
   const table = [
-    '| workload | chunk | rxloop frames/s | rxloop MB/s | baseline | baseline frames/s | baseline MB/s | rxloop ÷ baseline |',
+    '| workload | chunk | rxloop frames/s | rxloop MB/s | baseline | baseline frames/s | baseline MB/s | rxloop ÷ baseline (range) |',
     '|---|---|---:|---:|---|---:|---:|---:|',
-    ...rows.map((row) => `| ${row.workload} | ${row.chunk} | ${millions(row.oursFrames)} | ${row.oursMB.toFixed(0)} | ${row.baselineName} | ${millions(row.baselineFrames)} | ${row.baselineMB.toFixed(0)} | ${row.ratio.toFixed(2)}× |`),
+    ...rows.map((row) => `| ${row.workload} | ${row.chunk} | ${millions(row.oursFrames)} | ${row.oursMB.toFixed(0)} | ${row.baselineName} | ${millions(row.baselineFrames)} | ${row.baselineMB.toFixed(0)} | ${row.ratio.toFixed(2)}× (${row.ratioRange.map((ratio) => ratio.toFixed(2)).join('–')}) |`),
   ].join('\n');
   const date = new Date().toISOString().slice(0, 10);
   const command = `npm run bench -- operators${args.length ? ' ' + args.join(' ') : ''}`;
@@ -216,7 +258,15 @@ async function main() {
     '## Operators: decoder throughput',
     '',
     `${date}, Node ${process.version}, \`${command}\`: ${(TARGET_BYTES / 1024 / 1024).toFixed(0)} MiB of prebuilt input per workload, cut into chunks of each size,`,
-    `fed synchronously to each implementation; median of ${ROUNDS} alternating rounds.`,
+    `fed synchronously to each implementation, construction outside the clock, after one warm-up run of each;`,
+    `${ROUNDS} rounds, the two alternating within each. Frames/s and MB/s are medians over rounds; the ratio is the median`,
+    `of the rounds' own ratios (each pair runs back to back), with their range.`,
+    '',
+    'Each baseline does the same job with the same output: split2 splits on `\'\\n\'` as `lines()` does (its default',
+    '`/\\r?\\n/` also strips `\'\\r\'`) with the same 64 KiB limit; binary-split emits Buffers as `lines()` does (split2 can only',
+    "emit strings); redis-parser's returnBuffers makes `+OK` a Buffer where respReplies makes it a string (one reply in",
+    'four), and in strings mode both emit strings throughout. None of the baselines checks CRLFs, digits or limits as',
+    'respReplies does.',
     '',
     table,
     '<!-- operators:end -->',
