@@ -30,3 +30,7 @@ export type {
   RespValue,
   RespVerbatimString,
 } from './resp';
+
+export { translate, TranslatedConnection, TranslationError, type Translator, type TranslateOptions } from './translate';
+export { tlsServer, tlsClient, type TlsServerOptions } from './tls';
+export { deflate, gzip } from './compression';

@@ -1,0 +1,167 @@
+import type { Duplex } from 'node:stream';
+
+import type { SocketAddress } from '../lib/address';
+import { Connection, type ConnectionOwner } from '../lib/connection';
+import { RxloopError } from '../lib/errors';
+import { ConnectionStream } from './internal/connection-stream';
+
+/**
+ * How a connection's bytes are translated: TLS (tlsServer, tlsClient), compression (deflate, gzip),
+ * or any node:stream transform of a byte stream.
+ */
+export interface Translator<S extends Duplex = Duplex> {
+  /**
+   * Wraps `raw`, the connection's bytes as a Duplex, in the translating stream: what the result
+   * reads is the decoded input, what is written to it is encoded onto `raw`.
+   */
+  open(raw: Duplex): S;
+  /** The error the translated connection reports for an error of its stream (default: the error itself). */
+  describeError?(error: Error, stream: S): Error;
+}
+
+export interface TranslateOptions {
+  /** Queued output above which write() returns false and reading pauses (default 64 KiB). */
+  highWaterMark?: number;
+  /** Queued output at or below which reading resumes (default 16 KiB). */
+  lowWaterMark?: number;
+  /** Queued output beyond which the connection is destroyed (default 64 MiB). */
+  maxWritableLength?: number;
+  /** How long close() may take before the connection is destroyed, in ms (default 10 s). */
+  closeTimeout?: number;
+}
+
+/** A translator failed: a TLS handshake that did not complete, input that does not decompress. */
+export class TranslationError extends RxloopError {
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, code);
+    if (options.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** The marks and counters of one translated connection (it belongs to no server). */
+class TranslationOwner implements ConnectionOwner {
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
+  readonly maxWritableLength: number;
+  readonly closeTimeout: number;
+  bytesIn = 0;
+  bytesOut = 0;
+  outputLimitHits = 0;
+
+  constructor(options: TranslateOptions) {
+    this.highWaterMark = options.highWaterMark ?? 64 * 1024;
+    this.lowWaterMark = Math.min(options.lowWaterMark ?? 16 * 1024, this.highWaterMark);
+    this.maxWritableLength = options.maxWritableLength ?? 64 * 1024 * 1024;
+    this.closeTimeout = options.closeTimeout ?? 10_000;
+  }
+
+  connectionClosed(): void {}
+}
+
+/**
+ * A connection seen through a translator. Its transport is the translating stream, which in turn
+ * reads and writes the connection underneath (`outer`); it keeps the whole Connection contract.
+ */
+export class TranslatedConnection<S extends Duplex = Duplex> extends Connection {
+  /** The translating stream: for TLS a tls.TLSSocket (alpnProtocol, servername, getPeerCertificate(), ...). */
+  readonly stream: S;
+  private streamError: Error | null = null;
+  private outerError: Error | null = null;
+  // Closed once both are: the translation is done and the connection underneath has closed.
+  private streamClosed = false;
+  private outerClosed = false;
+
+  constructor(
+    /** The connection whose bytes are translated. */
+    readonly outer: Connection,
+    translator: Translator<S>,
+    options: TranslateOptions,
+  ) {
+    // The same connection, seen decoded: it keeps its id.
+    super(outer.id, new TranslationOwner(options));
+    const stream = translator.open(new ConnectionStream(outer));
+    this.stream = stream;
+    outer.closed$.subscribe(({ error }) => {
+      this.outerError = error ?? null;
+      this.outerClosed = true;
+      this.closeWhenBothAre();
+    });
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    stream.on('end', () => this.receiveEnd());
+    stream.on('drain', () => this.transportQueued(stream.writableLength));
+    stream.on('error', (error: Error) => {
+      this.streamError ??= translator.describeError?.(error, stream) ?? error;
+    });
+    stream.on('close', () => {
+      this.streamClosed = true;
+      this.closeWhenBothAre();
+    });
+  }
+
+  get local(): SocketAddress {
+    return this.outer.local;
+  }
+
+  get remote(): SocketAddress {
+    return this.outer.remote;
+  }
+
+  protected setTransportReading(on: boolean): void {
+    if (on) this.stream.resume();
+    else this.stream.pause();
+  }
+
+  protected destroyTransport(): void {
+    this.stream.destroy();
+    this.outer.destroy();
+  }
+
+  /**
+   * A microtask rather than the loop's flush: the translated bytes must reach the outer
+   * connection before its own flush at the end of this turn, or every write would wait a turn.
+   */
+  protected scheduleFlush(): void {
+    queueMicrotask(this.flushToStream);
+  }
+
+  private closeWhenBothAre(): void {
+    if (this.streamClosed && this.outerClosed) this.transportClosed(this.streamError ?? this.outerError);
+  }
+
+  private readonly flushToStream = (): void => {
+    if (this.isClosed) return;
+    const stream = this.stream;
+    const chunks = this.takeOutput();
+    if (chunks !== null) {
+      if (chunks.length === 1) {
+        stream.write(chunks[0]);
+      } else {
+        stream.cork();
+        for (const chunk of chunks) stream.write(chunk);
+        stream.uncork();
+      }
+    }
+    if (this.takeShutdown()) stream.end();
+    this.transportQueued(stream.writableLength);
+  };
+}
+
+/**
+ * `conn` seen through `translator`: a Connection whose input$ is the decoded input and whose writes
+ * are encoded, with the same contract (backpressure, half-close, closed$). Closing it closes the
+ * translation first (a TLS close_notify, the end of a gzip stream), then `conn`.
+ *
+ * ```ts
+ * connections$('tcp://0.0.0.0:8443').pipe(
+ *   map((conn) => translate(conn, tlsServer({ key, cert }))),
+ *   mergeMap((secure) => secure.input$.pipe(secure.sink())),
+ * )
+ * ```
+ */
+export function translate<S extends Duplex>(
+  conn: Connection,
+  translator: Translator<S>,
+  options: TranslateOptions = {},
+): TranslatedConnection<S> {
+  return new TranslatedConnection(conn, translator, options);
+}
