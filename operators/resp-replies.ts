@@ -62,17 +62,6 @@ const EMPTY_MEMORY = new ArrayBuffer(0);
 /** What readLine returns for a header line, whose value is still to come. */
 const NO_VALUE: unique symbol = Symbol('no value');
 
-/** A short simple string ('OK', 'QUEUED', 'PONG'): built in JS when ASCII, cheaper than a native decode. */
-function shortText(line: Buffer, start: number, end: number): string {
-  let text = '';
-  for (let index = start; index < end; index++) {
-    const byte = line[index]!;
-    if (byte >= 0x80) return line.toString('utf8', start, end);
-    text += String.fromCharCode(byte);
-  }
-  return text;
-}
-
 /** The first CR in `chunk`: scanned in JS when short, where Buffer#indexOf's native call costs more than the scan. */
 function indexOfCr(chunk: Buffer): number {
   if (chunk.length > 128) return chunk.indexOf(CR);
@@ -80,11 +69,12 @@ function indexOfCr(chunk: Buffer): number {
   return -1;
 }
 
+/** An aggregate being filled. The parser keeps one per nesting level and reuses it. */
 interface Aggregate {
-  readonly type: number;
-  readonly items: RespReply[];
+  type: number;
+  items: RespReply[];
   /** Elements it has (twice the count for maps and attributes). */
-  readonly count: number;
+  count: number;
   /** Elements received so far. */
   filled: number;
 }
@@ -92,9 +82,7 @@ interface Aggregate {
 /** Arrays up to this many elements are allocated whole from their header; longer ones grow as elements arrive. */
 const PREALLOCATED_ITEMS = 1024;
 
-function aggregate(type: number, count: number): Aggregate {
-  return { type, items: count <= PREALLOCATED_ITEMS ? new Array<RespReply>(count) : [], count, filled: 0 };
-}
+const NO_ITEMS: RespReply[] = [];
 
 /**
  * Whether decoding a chunk once and slicing its text gives each value's own decoding, when the text
@@ -123,8 +111,11 @@ export interface Limits {
 /** Exported for tests; the public surface is respReplies. */
 export class RespReplyParser implements StreamDecoder<RespReply> {
   private readonly pending = new PendingBytes();
-  /** Aggregates being filled, innermost last. */
+  /** Aggregates being filled, innermost last: the first `depth` of these slots, which are reused. */
   private readonly stack: Aggregate[] = [];
+  private depth = 0;
+  /** The last short ASCII simple string, returned again for the same bytes ('OK', 'QUEUED'...). */
+  private lastSimple = '';
   /** Payload length of the bulk string / blob error / verbatim string being read, or -1. */
   private bulkLength = -1;
   private bulkType = 0;
@@ -165,7 +156,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   end(): void {
-    if (this.pending.length > 0 || this.bulkLength >= 0 || this.stack.length > 0) {
+    if (this.pending.length > 0 || this.bulkLength >= 0 || this.depth > 0) {
       throw new FramingError('TRUNCATED', 'input ended inside a reply', { offset: this.pending.length > 0 ? this.pendingOffset : this.chunkOffset });
     }
   }
@@ -256,8 +247,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       if (!(digit >= 0 && digit <= 9) || count > maxArrayLength) return -1;
       count = count * 10 + digit;
     }
-    if (count > maxArrayLength || position - start > maxLineLength || chunk[position + 1] !== LF || this.stack.length >= maxDepth) return -1;
-    this.stack.push(aggregate(ARRAY, count));
+    if (count > maxArrayLength || position - start > maxLineLength || chunk[position + 1] !== LF || this.depth >= maxDepth) return -1;
+    this.open(ARRAY, count);
     return position + 2;
   }
 
@@ -306,9 +297,27 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     return chunk.toString(this.encoding, start, end);
   }
 
-  /** A simple string's text: built in JS when short and ASCII ('OK', 'QUEUED', 'PONG'), cheaper than a native decode. */
+  /**
+   * A simple string's text. A short ASCII one ('OK', 'QUEUED', 'PONG') is built in JS, cheaper than
+   * a native decode, or is the previous one again when its bytes are the same.
+   */
   private simpleText(line: Buffer, start: number, end: number): string {
-    return end - start <= 8 ? shortText(line, start, end) : line.toString('utf8', start, end);
+    const length = end - start;
+    if (length > 8) return line.toString('utf8', start, end);
+    const last = this.lastSimple;
+    if (last.length === length) {
+      let same = 0;
+      while (same < length && line[start + same] === last.charCodeAt(same)) same++;
+      if (same === length) return last;
+    }
+    let text = '';
+    for (let index = start; index < end; index++) {
+      const byte = line[index]!;
+      if (byte >= 0x80) return line.toString('utf8', start, end);
+      text += String.fromCharCode(byte);
+    }
+    this.lastSimple = text;
+    return text;
   }
 
   /** Completes the line or payload held from earlier chunks; returns where parsing goes on, or -1. */
@@ -399,26 +408,42 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         const count = this.parseLength(line, textStart, cr, offset, this.limits.maxArrayLength, type === ARRAY);
         if (count < 0) return null;
         if (count === 0) return type === ATTRIBUTE ? NO_VALUE : this.aggregateValue(type, []);
-        if (this.stack.length >= this.limits.maxDepth) {
+        if (this.depth >= this.limits.maxDepth) {
           this.fail('NESTING_TOO_DEEP', `RESP aggregates nested deeper than maxDepth ${this.limits.maxDepth}`, offset, this.limits.maxDepth);
         }
-        this.stack.push(aggregate(type, type === MAP || type === ATTRIBUTE ? count * 2 : count));
+        this.open(type, type === MAP || type === ATTRIBUTE ? count * 2 : count);
         return NO_VALUE;
       }
     }
   }
 
+  /** Starts filling an aggregate of `count` elements, one level deeper. */
+  private open(type: number, count: number): void {
+    let slot = this.stack[this.depth];
+    if (slot === undefined) {
+      slot = { type, items: NO_ITEMS, count: 0, filled: 0 };
+      this.stack.push(slot);
+    }
+    slot.type = type;
+    slot.items = count <= PREALLOCATED_ITEMS ? new Array<RespReply>(count) : [];
+    slot.count = count;
+    slot.filled = 0;
+    this.depth++;
+  }
+
   /** Hands a complete value to the aggregate being filled, completing aggregates as they fill up. */
   private deliver(value: RespReply, emit: (reply: RespReply) => void): void {
     const { stack } = this;
-    for (let depth = stack.length; depth > 0; depth--) {
+    for (let depth = this.depth; depth > 0; depth--) {
       const aggregate = stack[depth - 1]!;
       aggregate.items[aggregate.filled++] = value;
       if (aggregate.filled < aggregate.count) return;
-      stack.pop();
+      this.depth = depth - 1;
+      const { type, items } = aggregate;
+      aggregate.items = NO_ITEMS;
       // An attribute annotates the reply that follows it and does not count as an element.
-      if (aggregate.type === ATTRIBUTE) return;
-      value = aggregate.type === ARRAY ? aggregate.items : this.aggregateValue(aggregate.type, aggregate.items);
+      if (type === ATTRIBUTE) return;
+      value = type === ARRAY ? items : this.aggregateValue(type, items);
     }
     emit(value);
   }
