@@ -34,3 +34,4 @@ export type {
 export { translate, TranslatedConnection, TranslationError, type Translator, type TranslateOptions } from './translate';
 export { tlsServer, tlsClient, type TlsServerOptions } from './tls';
 export { deflate, gzip } from './compression';
+export { offload, type OffloadOptions, type Pausable } from './offload';
