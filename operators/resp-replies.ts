@@ -129,7 +129,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
    */
   private text: string | undefined;
   private textStart = 0;
-  /** The current chunk's chunk.buffer and chunk.byteOffset, read once per chunk for its views. */
+  /** The chunk whose chunk.buffer and chunk.byteOffset these are: read once per chunk, when it first needs a view. */
+  private memoryChunk: Buffer | undefined;
   private memory: ArrayBufferLike = EMPTY_MEMORY;
   private memoryOffset = 0;
 
@@ -145,12 +146,9 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     let position = 0;
     this.text = undefined;
     if (this.pending.length > 0) position = this.finishPending(chunk, emit);
-    if (position >= 0) {
-      this.memory = chunk.buffer;
-      this.memoryOffset = chunk.byteOffset;
-      this.parse(chunk, position, emit);
-    }
+    if (position >= 0) this.parse(chunk, position, emit);
     this.text = undefined;
+    this.memoryChunk = undefined;
     this.memory = EMPTY_MEMORY;
     this.chunkOffset += chunk.length;
   }
@@ -225,7 +223,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     const payloadStart = position + 2;
     const payloadEnd = payloadStart + length;
     if (payloadEnd + 2 > chunk.length || chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
-    this.deliver(this.encoding === undefined ? viewAt(this.memory, this.memoryOffset + payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd), emit);
+    this.deliver(this.encoding === undefined ? this.viewOf(chunk, payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd), emit);
     return payloadEnd + 2;
   }
 
@@ -277,6 +275,16 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     if (position === digitsStart || position === digitsEnd || chunk[position] !== CR || chunk[position + 1] !== LF || position - start > this.limits.maxLineLength) return -1;
     this.deliver(negative ? -value : value, emit);
     return position + 2;
+  }
+
+  /** `length` bytes of the current chunk from `start`, as a zero-copy Buffer. */
+  private viewOf(chunk: Buffer, start: number, length: number): Buffer {
+    if (this.memoryChunk !== chunk) {
+      this.memoryChunk = chunk;
+      this.memory = chunk.buffer;
+      this.memoryOffset = chunk.byteOffset;
+    }
+    return viewAt(this.memory, this.memoryOffset + start, length);
   }
 
   /**
@@ -531,7 +539,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
 
   private hold(chunk: Buffer, start: number): void {
     this.pendingOffset = this.chunkOffset + start;
-    this.pending.append(start === 0 ? chunk : view(chunk, start, chunk.length));
+    this.pending.append(start === 0 ? chunk : this.viewOf(chunk, start, chunk.length - start));
   }
 
   private unknownType(type: number, offset: number): never {
