@@ -35,3 +35,5 @@ export { translate, TranslatedConnection, TranslationError, type Translator, typ
 export { tlsServer, tlsClient, type TlsServerOptions } from './tls';
 export { deflate, gzip } from './compression';
 export { offload, type OffloadOptions, type Pausable } from './offload';
+export { httpRequests, type HttpRequest, type HttpRequestsOptions } from './http-requests';
+export { HttpRequestError, type HttpRequestErrorCode } from './http-error';
