@@ -20,6 +20,7 @@ export interface Example {
 
 const examples: Record<string, () => Example> = {
   echo: () => require('./echo').example as Example,
+  redis: () => require('./redis').example as Example,
 };
 
 const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--backend native|node|auto]`;

@@ -1,0 +1,26 @@
+import type { ServerStats, SocketAddress } from '../../lib';
+import type { CommandTable } from './command';
+import type { Keyspace } from './keyspace';
+
+/** What the whole server shares: the keyspace, the command table, and what INFO and CONFIG report. */
+export class RedisServerState {
+  readonly startedAt = Date.now();
+  commandsProcessed = 0;
+  /** The bound addresses, once listening. */
+  addresses: readonly SocketAddress[] = [];
+
+  constructor(
+    readonly keyspace: Keyspace,
+    readonly commands: CommandTable,
+    /** The transport's counters: open and accepted connections, bytes, backend. */
+    readonly transport: () => ServerStats | null,
+  ) {}
+
+  /** Forgets the counters that CONFIG RESETSTAT resets. */
+  resetStats(): void {
+    this.commandsProcessed = 0;
+    this.keyspace.hits = 0;
+    this.keyspace.misses = 0;
+    this.keyspace.expiredKeys = 0;
+  }
+}

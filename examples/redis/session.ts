@@ -1,0 +1,74 @@
+import { encodeReplies, RespReplyError, type RespProtocol, type RespValue } from '../../operators';
+import type { Keyspace } from './keyspace';
+import { arityError, unknownCommand } from './replies';
+import type { RedisServerState } from './server-state';
+
+/**
+ * One client connection's state (what redis-server keeps in its `client` struct), and the
+ * execution of the commands it sends.
+ */
+export class ClientSession {
+  /** The reply protocol, 2 until HELLO 3. */
+  protocol: RespProtocol = 2;
+  /** Set by CLIENT SETNAME or HELLO ... SETNAME; null for none. */
+  name: Buffer | null = null;
+  libraryName: Buffer | null = null;
+  libraryVersion: Buffer | null = null;
+  /** Set by QUIT: the connection closes once the replies so far are written. */
+  closing = false;
+  /** The replies of the batch being executed; kept to save an array per batch. */
+  private readonly replies: RespValue[] = [];
+
+  constructor(
+    readonly server: RedisServerState,
+    /** CLIENT ID and HELLO's id: the connection's id, unique for the life of the process. */
+    readonly id: number,
+  ) {}
+
+  get db(): Keyspace {
+    return this.server.keyspace;
+  }
+
+  /**
+   * Runs the commands that one read completed and returns all their replies in one Buffer, for
+   * one write. Stops after QUIT. HELLO may change the protocol midway: the replies before it are
+   * encoded in the old protocol, HELLO's own and later ones in the new.
+   */
+  execute(batch: readonly Buffer[][]): Buffer {
+    const replies = this.replies;
+    let protocol = this.protocol;
+    let encoded: Buffer[] | null = null;
+    let executed = 0;
+    while (executed < batch.length && !this.closing) {
+      replies.push(this.call(batch[executed++]!));
+      if (this.protocol !== protocol) {
+        const last = replies.pop()!;
+        (encoded ??= []).push(encodeReplies(replies, protocol));
+        replies.length = 0;
+        replies.push(last);
+        protocol = this.protocol;
+      }
+    }
+    this.server.commandsProcessed += executed;
+    const output = encodeReplies(replies, protocol);
+    replies.length = 0;
+    if (encoded === null) return output;
+    encoded.push(output);
+    return Buffer.concat(encoded);
+  }
+
+  private call(args: Buffer[]): RespValue {
+    const command = this.server.commands.lookup(args[0]!);
+    if (command === undefined) return unknownCommand(args);
+    const arity = command.arity;
+    if (arity >= 0 ? args.length !== arity : args.length < -arity) return arityError(command.name);
+    try {
+      return command.run(this, args);
+    } catch (error) {
+      // Commands throw the error replies they answer with (WRONGTYPE, not an integer, ...);
+      // anything else is a bug, which ends this connection (its pipeline errors), not the server.
+      if (error instanceof RespReplyError) return error;
+      throw error;
+    }
+  }
+}
