@@ -9,21 +9,28 @@ export interface ExampleArgs {
   host: string;
   unix?: string;
   backend?: 'native' | 'node' | 'auto';
+  /** --tls-port, with the PEM files --cert and --key. */
+  tlsPort?: number;
+  cert?: string;
+  key?: string;
 }
+
+/** A server an example started; `scheme: 'tls'` announces its addresses as tls://. */
+export type ExampleServer = Server & { readonly scheme?: 'tls' };
 
 export interface Example {
   /** Options this example accepts besides --backend. */
   readonly accepts: readonly (keyof ExampleArgs)[];
   readonly defaultPort: number;
-  start(args: ExampleArgs): Server[];
+  start(args: ExampleArgs): ExampleServer[];
 }
 
 const examples: Record<string, () => Example> = {
   echo: () => require('./echo').example as Example,
-  redis: () => require('./redis').example as Example,
+  http: () => require('./http').example as Example,
 };
 
-const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--backend native|node|auto]`;
+const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--tls-port N --cert FILE --key FILE] [--backend native|node|auto]`;
 
 function fail(message: string): never {
   process.stderr.write(`rxloop: ${message}\n${USAGE}\n`);
@@ -51,14 +58,20 @@ export async function main(argv: string[]): Promise<void> {
         host: { type: 'string' },
         unix: { type: 'string' },
         backend: { type: 'string' },
+        'tls-port': { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
       },
       strict: true,
     }));
   } catch (error) {
     fail((error as Error).message);
   }
-  for (const option of ['port', 'host', 'unix'] as const) {
-    if (values[option] !== undefined && !example.accepts.includes(option)) fail(`${name} does not take --${option}`);
+  for (const [option, arg] of [['port', 'port'], ['host', 'host'], ['unix', 'unix'], ['tls-port', 'tlsPort'], ['cert', 'cert'], ['key', 'key']] as const) {
+    if (values[option] !== undefined && !example.accepts.includes(arg)) fail(`${name} does not take --${option}`);
+  }
+  if ((values['tls-port'] === undefined) !== (values.cert === undefined) || (values.cert === undefined) !== (values.key === undefined)) {
+    fail('--tls-port, --cert and --key go together');
   }
   const backend = values.backend as string | undefined;
   if (backend !== undefined && !['native', 'node', 'auto'].includes(backend)) fail(`unknown backend '${backend}'`);
@@ -67,12 +80,18 @@ export async function main(argv: string[]): Promise<void> {
     host: (values.host as string | undefined) ?? '127.0.0.1',
     unix: values.unix as string | undefined,
     backend: backend as ExampleArgs['backend'],
+    tlsPort: parsePort(values['tls-port'] as string | undefined, '--tls-port'),
+    cert: values.cert as string | undefined,
+    key: values.key as string | undefined,
   };
 
-  const servers = example.start(args);
+  let servers: ExampleServer[] = [];
   try {
+    servers = example.start(args);
     for (const server of servers) {
-      for (const address of await server.listening) process.stdout.write(`listening ${address}\n`);
+      for (const address of await server.listening) {
+        process.stdout.write(`listening ${server.scheme ? String(address).replace(/^tcp:/, `${server.scheme}:`) : address}\n`);
+      }
     }
   } catch (error) {
     process.stderr.write(`rxloop: ${(error as Error).message}\n`);
