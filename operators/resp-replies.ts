@@ -85,19 +85,20 @@ const PREALLOCATED_ITEMS = 1024;
 const NO_ITEMS: RespReply[] = [];
 
 /**
- * Whether decoding a chunk once and slicing its text gives each value's own decoding, when the text
- * has one character per byte: latin1 always; UTF-8 then has only ASCII and lone invalid bytes,
- * each decoding to one character whatever surrounds it.
+ * The encodings for which decoding a chunk once and slicing its text gives each value's own
+ * decoding, when the text has one character per byte: latin1 always; UTF-8 then has only ASCII
+ * and lone invalid bytes, each decoding to one character whatever surrounds it.
  */
-function slicesText(encoding: BufferEncoding | undefined): boolean {
+function slicedEncoding(encoding: BufferEncoding | undefined): 'utf8' | 'latin1' | undefined {
   switch (encoding?.toLowerCase()) {
     case 'utf8':
     case 'utf-8':
+      return 'utf8';
     case 'latin1':
     case 'binary':
-      return true;
+      return 'latin1';
     default:
-      return false;
+      return undefined;
   }
 }
 
@@ -121,7 +122,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   private bulkType = 0;
   private chunkOffset = 0;
   private pendingOffset = 0;
-  private readonly slicesText: boolean;
+  private readonly slicedEncoding: 'utf8' | 'latin1' | undefined;
   /**
    * The current chunk from textStart on, decoded once when its first string value is met, if it has
    * one character per byte (then a value is a slice of it); undefined if not decoded yet, '' if
@@ -129,6 +130,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
    */
   private text: string | undefined;
   private textStart = 0;
+  /** The held bytes of a bulk string, decoded, when holdText could keep them (see there). */
+  private pendingText: string | undefined;
   /** The chunk whose chunk.buffer and chunk.byteOffset these are: read once per chunk, when it first needs a view. */
   private memoryChunk: Buffer | undefined;
   private memory: ArrayBufferLike = EMPTY_MEMORY;
@@ -138,7 +141,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     private readonly limits: Limits,
     private readonly encoding: BufferEncoding | undefined,
   ) {
-    this.slicesText = slicesText(encoding);
+    this.slicedEncoding = slicedEncoding(encoding);
   }
 
   write(chunk: Buffer, emit: (reply: RespReply) => void): void {
@@ -167,6 +170,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         const payloadEnd = position + this.bulkLength;
         if (payloadEnd + 2 > end) {
           this.hold(chunk, position);
+          this.holdText(chunk, position);
           return;
         }
         if (chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) this.missingCrlf(this.chunkOffset + payloadEnd);
@@ -292,17 +296,31 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
    * text when it has one character per byte (decoded once, from `start` on), otherwise decoded alone.
    */
   private decodeText(chunk: Buffer, start: number, end: number): string {
-    if (this.slicesText) {
-      let { text } = this;
-      if (text === undefined) {
-        text = chunk.toString(this.encoding, start);
-        if (text.length !== chunk.length - start) text = '';
-        this.text = text;
-        this.textStart = start;
-      }
-      if (text.length > 0) return text.slice(start - this.textStart, end - this.textStart);
+    return this.sliceText(chunk, start, end) ?? chunk.toString(this.encoding, start, end);
+  }
+
+  /** Bytes [start, end) of the current chunk as a slice of its text, if it has one character per byte; otherwise undefined. */
+  private sliceText(chunk: Buffer, start: number, end: number): string | undefined {
+    if (this.slicedEncoding === undefined) return undefined;
+    let { text } = this;
+    if (text === undefined) {
+      text = chunk.toString(this.encoding, start);
+      if (text.length !== chunk.length - start) text = '';
+      this.text = text;
+      this.textStart = start;
     }
-    return chunk.toString(this.encoding, start, end);
+    return text.length > 0 ? text.slice(start - this.textStart, end - this.textStart) : undefined;
+  }
+
+  /**
+   * Keeps the text of a bulk string's first bytes, held from `start` to the end of `chunk`, when
+   * the chunk's text gives it and its last byte ends a character (ASCII, or any byte in latin1):
+   * the rest then decodes on its own, and the two need not be joined as bytes first.
+   */
+  private holdText(chunk: Buffer, start: number): void {
+    if (this.bulkType !== BULK_STRING || this.slicedEncoding === undefined) return;
+    if (this.slicedEncoding === 'utf8' && chunk[chunk.length - 1]! >= 0x80) return;
+    this.pendingText = this.sliceText(chunk, start, chunk.length);
   }
 
   /**
@@ -337,11 +355,21 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       const missing = length + 2 - pending.length;
       if (chunk.length < missing) {
         pending.append(chunk);
+        this.pendingText = undefined;
         return -1;
       }
       if (pending.byteAt(length, chunk) !== CR || pending.byteAt(length + 1, chunk) !== LF) this.missingCrlf(offset + length);
-      const payload = pending.take(length, chunk);
+      const { pendingText } = this;
       this.bulkLength = -1;
+      if (pendingText !== undefined) {
+        // The held bytes, already decoded, end a character: the rest decodes on its own.
+        const held = pending.length;
+        pending.clear();
+        this.pendingText = undefined;
+        this.deliver(length <= held ? pendingText.slice(0, length) : pendingText + this.decodeText(chunk, 0, length - held), emit);
+        return missing;
+      }
+      const payload = pending.take(length, chunk);
       this.deliver(this.payloadValue(payload, 0, length, offset), emit);
       return missing;
     }

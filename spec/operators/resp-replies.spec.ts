@@ -163,6 +163,15 @@ describe('operators: respReplies', () => {
     assert.deepStrictEqual(values, ['żó', { type: 'verbatim', format: 'txt', value: 'ż' }]);
   });
 
+  it('with an encoding, decodes a character whose bytes a chunk boundary cuts, in a bulk string and in a line', () => {
+    const wire = Buffer.from('*2\r\n$3\r\naé\r\n+é\r\n');
+    const cut = wire.indexOf(0xa9);
+    for (const at of [cut, wire.lastIndexOf(0xa9)]) {
+      const { values } = decode(respReplies({ encoding: 'utf8' }), [wire.subarray(0, at), wire.subarray(at)]);
+      assert.deepStrictEqual(values, [['aé', 'é']]);
+    }
+  });
+
   const failures: [string, string][] = [
     ['?x\r\n', 'UNKNOWN_TYPE'],
     [':1x\r\n', 'INVALID_INTEGER'],
@@ -210,7 +219,8 @@ describe('operators: respReplies', () => {
         }),
       ),
     }));
-    const encodingArbitrary = fc.constantFrom<BufferEncoding>('utf8', 'utf-8', 'latin1', 'binary', 'ascii', 'hex', 'utf16le');
+    // Mostly UTF-8, whose characters can be cut between chunks.
+    const encodingArbitrary = fc.oneof(fc.constantFrom<BufferEncoding>('utf8', 'utf-8'), fc.constantFrom<BufferEncoding>('latin1', 'binary', 'ascii', 'hex', 'utf16le'));
     const decoded = (value: RespReply, encoding: BufferEncoding): unknown => {
       if (Buffer.isBuffer(value)) return value.toString(encoding);
       if (Array.isArray(value)) return value.map((item) => decoded(item, encoding));
@@ -232,7 +242,7 @@ describe('operators: respReplies', () => {
         assert.equal(typedErrorCode(asText.error), typedErrorCode(asBuffers.error));
         assert.equal(asText.completed, asBuffers.completed);
       }),
-      { numRuns: 1000 },
+      { numRuns: 4000 },
     );
   });
 
