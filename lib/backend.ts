@@ -9,6 +9,26 @@ export interface ListenOptions {
   keepAliveSeconds: number;
 }
 
+/** Where to connect: a numeric IP address (names are resolved before) or a unix path. */
+export interface DialTarget {
+  readonly url: string;
+  readonly scheme: 'tcp' | 'unix';
+  readonly ip: string;
+  readonly port: number;
+  readonly path: string;
+}
+
+export interface DialSocketOptions {
+  noDelay: boolean;
+  keepAliveSeconds: number;
+}
+
+/** A connect in progress: settles once, unless cancelled first. */
+export interface PendingDial {
+  readonly connection: Promise<Connection>;
+  cancel(): void;
+}
+
 /** A server as a backend sees it: the owner of the connections its listeners accept. */
 export interface ServerOwner extends ConnectionOwner {
   accept(conn: Connection): void;
@@ -31,6 +51,7 @@ export interface Backend {
   readonly name: 'native' | 'node';
   listen(address: ListenAddress, options: ListenOptions, owner: ServerOwner): Promise<BoundListener>;
   counters(): LoopCounters;
+  dial(target: DialTarget, options: DialSocketOptions, owner: ConnectionOwner): PendingDial;
   /** The open connections `owner` accepted. */
   connectionsOf(owner: ServerOwner): Connection[];
 }

@@ -21,6 +21,8 @@ export interface ConnectionOwner {
   readonly lowWaterMark: number;
   /** Queued output beyond which the connection is destroyed (a peer that never reads). */
   readonly maxWritableLength: number;
+  /** Stop reading while output is above the high-water mark (the peer is slowed by TCP); default true. */
+  readonly pauseOnBackpressure?: boolean;
   /** How long close() may take (draining output, waiting for the peer's FIN) before destroying, in ms. */
   readonly closeTimeout: number;
   bytesIn: number;
@@ -364,8 +366,8 @@ export abstract class Connection {
   private applyReading(): void {
     const state = this.state;
     if (state & CLOSED) return;
-    const want =
-      !(state & INPUT_ENDED) && ((state & CLOSE_REQUESTED) !== 0 || !(state & (USER_PAUSED | OUTPUT_BLOCKED | HOLDING)));
+    const holds = this.owner.pauseOnBackpressure !== false ? USER_PAUSED | OUTPUT_BLOCKED | HOLDING : USER_PAUSED | HOLDING;
+    const want = !(state & INPUT_ENDED) && ((state & CLOSE_REQUESTED) !== 0 || !(state & holds));
     if (want === ((state & READING) !== 0)) return;
     this.state ^= READING;
     this.setTransportReading(want);

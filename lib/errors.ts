@@ -31,6 +31,17 @@ export class ListenError extends RxloopError {
   }
 }
 
+/** A dial that failed: ECONNREFUSED, ETIMEDOUT, ENOTFOUND (the name did not resolve), ... */
+export class ConnectError extends RxloopError {
+  constructor(
+    readonly address: string,
+    code: string,
+    detail: string,
+  ) {
+    super(`cannot connect to ${address}: ${detail}`, code);
+  }
+}
+
 /** A socket-level failure of one connection (ECONNRESET, EPIPE, ETIMEDOUT, ...). */
 export class ConnectionError extends RxloopError {
   constructor(code: string, message: string) {

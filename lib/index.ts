@@ -1,6 +1,7 @@
 export { type AddressOptions, type ListenAddress, type Scheme, SocketAddress, parseAddress } from './address';
 export { type Chunk, type CloseReason, Connection } from './connection';
-export { AddressError, ConnectionError, LimitError, ListenError, RxloopError } from './errors';
+export { type DialOptions, dial } from './dial';
+export { AddressError, ConnectError, ConnectionError, LimitError, ListenError, RxloopError } from './errors';
 export { type BackendName } from './select-backend';
 export {
   ConnectionsObservable,

@@ -29,6 +29,12 @@ export interface ServerOptions {
   idleTimeout?: number;
   /** Queued output beyond which a connection is destroyed (default 64 MiB). */
   maxWritableLength?: number;
+  /**
+   * Stop reading a connection while its queued output is above highWaterMark (default true):
+   * what a server that answers its input wants. Turn it off where output does not come from
+   * this connection's own input (a proxy couples its two sides itself).
+   */
+  pauseOnBackpressure?: boolean;
 }
 
 export interface ServerStats {
@@ -69,6 +75,7 @@ class ServerState implements ServerOwner {
   readonly lowWaterMark: number;
   readonly maxWritableLength: number;
   readonly closeTimeout: number;
+  readonly pauseOnBackpressure: boolean;
   private readonly maxConnections: number;
   private readonly idleTimeout: number;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -91,6 +98,7 @@ class ServerState implements ServerOwner {
     this.lowWaterMark = Math.min(options.lowWaterMark ?? DEFAULTS.lowWaterMark, this.highWaterMark);
     this.maxWritableLength = options.maxWritableLength ?? DEFAULTS.maxWritableLength;
     this.closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
+    this.pauseOnBackpressure = options.pauseOnBackpressure ?? true;
     this.maxConnections = options.maxConnections ?? 0;
     this.idleTimeout = options.idleTimeout ?? 0;
     if (this.idleTimeout > 0) {

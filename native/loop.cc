@@ -162,6 +162,7 @@ Napi::Function Loop::Define(Napi::Env env) {
   return DefineClass(env, "Loop",
                      {
                          InstanceMethod<&Loop::Listen>("listen"),
+                         InstanceMethod<&Loop::Connect>("connect"),
                          InstanceMethod<&Loop::Unlisten>("unlisten"),
                          InstanceMethod<&Loop::Flush>("flush"),
                          InstanceMethod<&Loop::SetReading>("setReading"),
@@ -466,20 +467,9 @@ void Loop::AcceptAll(uint32_t listener_slot) {
       return;
     }
     SetStreamOptions(fd, listener.tcp, listener.no_delay, listener.keep_alive_seconds);
-    uint32_t slot;
-    if (!free_conns_.empty()) {
-      slot = free_conns_.back();
-      free_conns_.pop_back();
-    } else {
-      slot = static_cast<uint32_t>(conns_.size());
-      conns_.emplace_back();
-    }
+    uint32_t slot = NewConnSlot(fd, listener.tcp);
     Conn& conn = conns_[slot];
-    conn.fd = fd;
-    conn.interest = 0;
-    conn.tcp = listener.tcp;
     conn.reading = true;
-    conn.read_eof = conn.write_shut = conn.shutdown_when_drained = false;
     if (poller_->Set(fd, ConnToken(slot), 0, kReadable) != 0) {
       CloseFd(fd);
       conn.fd = -1;
@@ -490,29 +480,108 @@ void Loop::AcceptAll(uint32_t listener_slot) {
     open_conns_++;
     stats_[kStatAccepted]++;
 
-    uint8_t* block = slab_ + slab_used_;
-    block[0] = listener_slot & 0xff;
-    block[1] = (listener_slot >> 8) & 0xff;
-    block[2] = (listener_slot >> 16) & 0xff;
-    block[3] = (listener_slot >> 24) & 0xff;
-    size_t len = 4 + EncodeAddress(remote, remote_len, block + 4);
+    const uint8_t* local = listener.local;
+    size_t local_len = listener.local_len;
+    uint8_t own_local[kMaxEncodedAddress];
     if (listener.wildcard) {
-      sockaddr_storage local;
-      socklen_t local_len = sizeof(local);
-      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
-        len += EncodeAddress(local, local_len, block + len);
-      } else {
-        memcpy(block + len, listener.local, listener.local_len);
-        len += listener.local_len;
+      sockaddr_storage bound;
+      socklen_t bound_len = sizeof(bound);
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0) {
+        local_len = EncodeAddress(bound, bound_len, own_local);
+        local = own_local;
       }
-    } else {
-      memcpy(block + len, listener.local, listener.local_len);
-      len += listener.local_len;
     }
-    Emit(kRecordAccept, slot, static_cast<double>(NextConnectionId()),
-         static_cast<double>(slab_used_));
-    slab_used_ += len;
+    size_t block = slab_used_;
+    slab_used_ += WriteAddressBlock(listener_slot, remote, remote_len, local, local_len);
+    Emit(kRecordAccept, slot, static_cast<double>(NextConnectionId()), static_cast<double>(block));
   }
+}
+
+uint32_t Loop::NewConnSlot(int fd, bool tcp) {
+  uint32_t slot;
+  if (!free_conns_.empty()) {
+    slot = free_conns_.back();
+    free_conns_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(conns_.size());
+    conns_.emplace_back();
+  }
+  Conn& conn = conns_[slot];
+  conn.fd = fd;
+  conn.interest = 0;
+  conn.tcp = tcp;
+  conn.connecting = conn.reading = conn.read_eof = false;
+  conn.write_shut = conn.shutdown_when_drained = false;
+  return slot;
+}
+
+size_t Loop::WriteAddressBlock(uint32_t listener_slot, const sockaddr_storage& remote,
+                               socklen_t remote_len, const uint8_t* local, size_t local_len) {
+  uint8_t* block = slab_ + slab_used_;
+  block[0] = listener_slot & 0xff;
+  block[1] = (listener_slot >> 8) & 0xff;
+  block[2] = (listener_slot >> 16) & 0xff;
+  block[3] = (listener_slot >> 24) & 0xff;
+  size_t len = 4 + EncodeAddress(remote, remote_len, block + 4);
+  memcpy(block + len, local, local_len);
+  return len + local_len;
+}
+
+// connect(kind: 'tcp' | 'unix', ipOrPath, port, noDelay, keepAliveSeconds) → [slot, id]
+// The outcome arrives later: a Connected record, or a Closed record with the errno.
+Napi::Value Loop::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "connect: loop is closed");
+  std::string kind = info[0].As<Napi::String>();
+  std::string target = info[1].As<Napi::String>();
+  int port = info[2].As<Napi::Number>().Int32Value();
+  bool no_delay = info[3].ToBoolean();
+  int keep_alive_seconds = info[4].As<Napi::Number>().Int32Value();
+  bool tcp = kind == "tcp";
+  int fd = tcp ? ConnectTcp(target, port, no_delay, keep_alive_seconds) : ConnectUnix(target);
+  if (fd < 0) throw ErrnoError(env, "connect", -fd);
+  uint32_t slot = NewConnSlot(fd, tcp);
+  Conn& conn = conns_[slot];
+  conn.connecting = true;
+  int err = poller_->Set(fd, ConnToken(slot), 0, kWritable);
+  if (err != 0) {
+    CloseFd(fd);
+    conn.fd = -1;
+    free_conns_.push_back(slot);
+    throw ErrnoError(env, "epoll_ctl", err);
+  }
+  conn.interest = kWritable;
+  open_conns_++;
+  UpdateRef();
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, slot));
+  result.Set(1u, Napi::Number::New(env, static_cast<double>(NextConnectionId())));
+  return result;
+}
+
+void Loop::FinishConnecting(uint32_t slot) {
+  Conn& conn = conns_[slot];
+  int err = SocketError(conn.fd);
+  if (err != 0) {
+    CloseConn(slot, err, true);
+    return;
+  }
+  sockaddr_storage remote, local;
+  socklen_t remote_len = sizeof(remote), local_len = sizeof(local);
+  if (getpeername(conn.fd, reinterpret_cast<sockaddr*>(&remote), &remote_len) != 0 ||
+      getsockname(conn.fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    CloseConn(slot, errno, true);  // ENOTCONN: the connection failed after all
+    return;
+  }
+  if (!EnsureRoom(kAcceptBlockSize) || conn.fd < 0) return;
+  uint8_t encoded_local[kMaxEncodedAddress];
+  size_t encoded_len = EncodeAddress(local, local_len, encoded_local);
+  conn.connecting = false;
+  conn.reading = true;
+  size_t block = slab_used_;
+  slab_used_ += WriteAddressBlock(UINT32_MAX, remote, remote_len, encoded_local, encoded_len);
+  Emit(kRecordConnected, slot, static_cast<double>(block), 0);
+  UpdateInterest(conn, slot);
 }
 
 void Loop::BackOff(uint32_t listener_slot) {
@@ -537,6 +606,10 @@ void Loop::EndBackOff() {
 
 void Loop::HandleConnEvents(uint32_t slot, uint32_t events) {
   Conn& conn = conns_[slot];
+  if (conn.connecting) {
+    FinishConnecting(slot);
+    return;
+  }
   if ((events & (kReadable | kHangup | kError)) && conn.reading && !conn.read_eof) ReadConn(slot);
   if (conn.fd >= 0 && (events & kWritable) && conn.out.size() > 0) WriteRemainder(slot);
   if (conn.fd < 0 || !(events & (kHangup | kError))) return;
@@ -633,7 +706,7 @@ void Loop::CloseConn(uint32_t slot, int err, bool report) {
 void Loop::UpdateInterest(Conn& conn, uint32_t slot) {
   uint32_t want = 0;
   if (conn.reading && !conn.read_eof) want |= kReadable;
-  if (conn.out.size() > 0) want |= kWritable;
+  if (conn.out.size() > 0 || conn.connecting) want |= kWritable;
   if (want == conn.interest) return;
   int err = poller_->Set(conn.fd, ConnToken(slot), conn.interest, want);
   if (err != 0) {

@@ -29,6 +29,7 @@ enum RecordKind : int {
   kRecordEof = 3,     // slot: the peer shut its write side
   kRecordClosed = 4,  // slot, errno (0 for an orderly close): the fd is gone
   kRecordWrote = 5,   // slot, bytes still queued natively
+  kRecordConnected = 6,  // slot, offset of [0xffffffff][remote][local] in the slab
 };
 
 // Counters in the stats Float64Array, mirrored in lib/native/records.ts.
@@ -68,6 +69,7 @@ struct Conn {
   int fd = -1;
   uint32_t interest = 0;
   bool tcp = false;
+  bool connecting = false;         // a dial in progress: writable means it has an outcome
   bool reading = false;            // JavaScript wants input
   bool read_eof = false;           // the peer sent FIN
   bool write_shut = false;         // we sent FIN
@@ -103,6 +105,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
   // Methods called from JavaScript.
   Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
   void Unlisten(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
   void SetReading(const Napi::CallbackInfo& info);
@@ -115,6 +118,11 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void BackOff(uint32_t listener_slot);
   void EndBackOff();
   void HandleConnEvents(uint32_t slot, uint32_t events);
+  void FinishConnecting(uint32_t slot);
+  uint32_t NewConnSlot(int fd, bool tcp);
+  // Writes [listener u32 LE][remote][local] at the slab cursor and returns its length.
+  size_t WriteAddressBlock(uint32_t listener_slot, const sockaddr_storage& remote, socklen_t remote_len,
+                           const uint8_t* local, size_t local_len);
   void ReadConn(uint32_t slot);
   void WriteRemainder(uint32_t slot);
   // Writes buffers [first, first + count) of `bufs`; returns 0 or an errno.

@@ -100,21 +100,65 @@ ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reus
   return r;
 }
 
+// Fills a unix address; `path` may start with a NUL byte for an abstract name. False if too long.
+static bool UnixAddress(const std::string& path, sockaddr_un* addr, socklen_t* len) {
+  *addr = sockaddr_un{};
+  addr->sun_family = AF_UNIX;
+  bool abstract = !path.empty() && path[0] == '\0';
+  // A filesystem path needs room for its terminating NUL; an abstract name does not, and is
+  // bound at its exact length.
+  size_t size = path.size() + (abstract ? 0 : 1);
+  if (path.empty() || size > sizeof(addr->sun_path)) return false;
+  memcpy(addr->sun_path, path.data(), path.size());
+  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + size);
+  return true;
+}
+
 ListenResult ListenUnix(const std::string& path, int backlog) {
   ListenResult r;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  bool abstract = !path.empty() && path[0] == '\0';
-  // A filesystem path needs room for its terminating NUL; an abstract name does not.
-  if (path.empty() || path.size() + (abstract ? 0 : 1) > sizeof(addr.sun_path)) {
-    return Fail(r, -1, ENAMETOOLONG);
-  }
-  memcpy(addr.sun_path, path.data(), path.size());
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                         (abstract ? 0 : 1));
+  sockaddr_un addr;
+  socklen_t len;
+  if (!UnixAddress(path, &addr, &len)) return Fail(r, -1, ENAMETOOLONG);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Fail(r, -1, errno);
   return BindAndListen(fd, reinterpret_cast<sockaddr*>(&addr), len, backlog);
+}
+
+static int FinishConnect(int fd, const sockaddr* addr, socklen_t len) {
+  // An interrupted connect goes on in the background, like one in progress: the poller reports
+  // its outcome either way, and retrying it would only give EALREADY.
+  if (connect(fd, addr, len) == 0 || errno == EINPROGRESS || errno == EINTR) return fd;
+  int err = errno;
+  CloseFd(fd);
+  return -err;
+}
+
+int ConnectTcp(const std::string& ip, int port, bool no_delay, int keep_alive_seconds) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;  // names are resolved off the loop, in JS
+  addrinfo* found = nullptr;
+  if (getaddrinfo(ip.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -EINVAL;
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    freeaddrinfo(found);
+    return -err;
+  }
+  SetStreamOptions(fd, true, no_delay, keep_alive_seconds);
+  fd = FinishConnect(fd, found->ai_addr, found->ai_addrlen);
+  freeaddrinfo(found);
+  return fd;
+}
+
+int ConnectUnix(const std::string& path) {
+  sockaddr_un addr;
+  socklen_t len;
+  if (!UnixAddress(path, &addr, &len)) return -ENAMETOOLONG;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  return FinishConnect(fd, reinterpret_cast<sockaddr*>(&addr), len);
 }
 
 int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len) {

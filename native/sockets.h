@@ -31,6 +31,11 @@ ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reus
 // `path` may start with a NUL byte for a Linux abstract socket.
 ListenResult ListenUnix(const std::string& path, int backlog);
 
+// Starts a non-blocking connect to a numeric IP address or a unix path (a leading NUL for an
+// abstract name). Returns the fd (connected, or with the connect in progress), or -errno.
+int ConnectTcp(const std::string& ip, int port, bool no_delay, int keep_alive_seconds);
+int ConnectUnix(const std::string& path);
+
 // Accepts one connection, non-blocking and close-on-exec. Returns the fd, or -errno.
 int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len);
 

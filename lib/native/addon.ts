@@ -12,6 +12,7 @@ export interface NativeLoopHandle {
     keepAliveSeconds: number,
   ): [number, Buffer];
   unlisten(slot: number): void;
+  connect(kind: 'tcp' | 'unix', ipOrPath: string, port: number, noDelay: boolean, keepAliveSeconds: number): [number, number];
   flush(count: number, buffers: Buffer[]): void;
   setReading(slot: number, on: boolean): void;
   destroy(slot: number): void;

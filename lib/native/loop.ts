@@ -1,9 +1,18 @@
 import { getSystemErrorMap } from 'node:util';
 
 import { type ListenAddress, SocketAddress } from '../address';
-import type { Backend, BoundListener, ListenOptions, LoopCounters, ServerOwner } from '../backend';
-import { Connection } from '../connection';
-import { ConnectionError, ListenError } from '../errors';
+import type {
+  Backend,
+  BoundListener,
+  DialSocketOptions,
+  DialTarget,
+  ListenOptions,
+  LoopCounters,
+  PendingDial,
+  ServerOwner,
+} from '../backend';
+import { Connection, type ConnectionOwner } from '../connection';
+import { ConnectError, ConnectionError, ListenError } from '../errors';
 import { FlushQueue } from '../flush-queue';
 import { type Addon, type NativeLoopHandle, loadAddon } from './addon';
 import {
@@ -11,6 +20,7 @@ import {
   IO_WIDTH,
   RECORD_ACCEPT,
   RECORD_CLOSED,
+  RECORD_CONNECTED,
   RECORD_DATA,
   RECORD_EOF,
   RECORD_WIDTH,
@@ -33,12 +43,13 @@ function socketError(errno: number): Error | null {
 class NativeConnection extends Connection {
   constructor(
     id: number,
-    owner: ServerOwner,
+    owner: ConnectionOwner,
     readonly slot: number,
     // An IPv4 peer stays packed as a number until someone asks (an idle connection should be small).
     private peer: number | SocketAddress,
+    // Null when it is the listener's own address, shared by its connections.
     private readonly localAddress: SocketAddress | null,
-    private readonly listener: NativeListener,
+    private readonly listener: NativeListener | null,
   ) {
     super(id, owner);
   }
@@ -50,7 +61,7 @@ class NativeConnection extends Connection {
   }
 
   get local(): SocketAddress {
-    return this.localAddress ?? this.listener.local;
+    return this.localAddress ?? this.listener!.local;
   }
 
   protected setTransportReading(on: boolean): void {
@@ -66,6 +77,14 @@ class NativeConnection extends Connection {
   protected scheduleFlush(): void {
     currentLoop().flushQueue.add(this);
   }
+}
+
+interface Dialing {
+  id: number;
+  owner: ConnectionOwner;
+  target: DialTarget;
+  resolve(conn: Connection): void;
+  reject(error: Error): void;
 }
 
 interface NativeListener {
@@ -88,6 +107,7 @@ export class NativeLoop implements Backend {
   private readonly stats = new Float64Array(STAT_NAMES.length);
   private readonly connections: (NativeConnection | undefined)[] = [];
   private readonly listeners: (NativeListener | undefined)[] = [];
+  private readonly dialing = new Map<number, Dialing>();
   private slab: ArrayBuffer | null = null;
   private slabBytes = Buffer.alloc(0);
   private readonly outgoing: Buffer[] = [];
@@ -124,6 +144,30 @@ export class NativeLoop implements Backend {
         if (this.listeners[slot]?.owner !== owner) return;
         this.listeners[slot] = undefined;
         this.handle.unlisten(slot);
+      },
+    };
+  }
+
+  dial(target: DialTarget, options: DialSocketOptions, owner: ConnectionOwner): PendingDial {
+    let slot: number;
+    let id: number;
+    try {
+      const where = target.scheme === 'tcp' ? target.ip : target.path.replace(/^@/, '\0');
+      [slot, id] = this.handle.connect(target.scheme, where, target.port, options.noDelay, options.keepAliveSeconds);
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      return { connection: Promise.reject(new ConnectError(target.url, e.code ?? 'ERR_RXLOOP_CONNECT', e.message)), cancel: () => undefined };
+    }
+    const connection = new Promise<Connection>((resolve, reject) => {
+      this.dialing.set(slot, { id, owner, target, resolve, reject });
+    });
+    return {
+      connection,
+      cancel: () => {
+        const dialing = this.dialing.get(slot);
+        if (dialing?.id !== id) return;
+        this.dialing.delete(slot);
+        this.handle.destroy(slot);
       },
     };
   }
@@ -177,9 +221,14 @@ export class NativeLoop implements Backend {
             if (conn !== undefined) {
               connections[slot] = undefined;
               conn.transportClosed(socketError(records[i + 2]));
+            } else {
+              this.failDial(slot, records[i + 2]);
             }
             break;
           }
+          case RECORD_CONNECTED:
+            this.connected(slot, records[i + 2]);
+            break;
         }
       } catch (error) {
         // One failing handler must not cost the rest of the batch its records.
@@ -208,6 +257,28 @@ export class NativeLoop implements Backend {
     const conn = new NativeConnection(id <= 0x7fffffff ? id | 0 : id, listener.owner, slot | 0, peer, local, listener);
     this.connections[slot] = conn;
     listener.owner.accept(conn);
+  }
+
+  private connected(slot: number, offset: number): void {
+    const dialing = this.dialing.get(slot);
+    if (dialing === undefined) return;
+    this.dialing.delete(slot);
+    const bytes = this.slabBytes;
+    const remote = decodeAddress(bytes, offset + 4);
+    const local = decodeAddress(bytes, offset + 4 + encodedLength(bytes, offset + 4));
+    // A unix peer's address is the path dialed; the kernel reports it unnamed.
+    const peer = remote.scheme === 'unix' ? new SocketAddress('unix', '', 0, dialing.target.path) : remote;
+    const conn = new NativeConnection(dialing.id, dialing.owner, slot | 0, peer, local, null);
+    this.connections[slot] = conn;
+    dialing.resolve(conn);
+  }
+
+  private failDial(slot: number, errno: number): void {
+    const dialing = this.dialing.get(slot);
+    if (dialing === undefined) return;
+    this.dialing.delete(slot);
+    const error = (socketError(errno) ?? new ConnectionError('ECONNRESET', 'closed while connecting')) as ConnectionError;
+    dialing.reject(new ConnectError(dialing.target.url, error.code, error.message));
   }
 
   private flush(connections: NativeConnection[]): void {

@@ -6,6 +6,7 @@ export const RECORD_DATA = 2; // a: slab offset, b: length
 export const RECORD_EOF = 3;
 export const RECORD_CLOSED = 4; // a: errno, 0 for an orderly close
 export const RECORD_WROTE = 5; // a: bytes still queued natively
+export const RECORD_CONNECTED = 6; // a: slab offset of [0xffffffff][remote][local]
 
 export const IO_WIDTH = 3; // in: [slot, flags, bufferCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
 export const FLUSH_SHUTDOWN = 1;

@@ -1,9 +1,18 @@
 import * as net from 'node:net';
 
 import { type ListenAddress, SocketAddress } from '../address';
-import type { Backend, BoundListener, ListenOptions, LoopCounters, ServerOwner } from '../backend';
-import { Connection } from '../connection';
-import { ConnectionError, ListenError } from '../errors';
+import type {
+  Backend,
+  BoundListener,
+  DialSocketOptions,
+  DialTarget,
+  ListenOptions,
+  LoopCounters,
+  PendingDial,
+  ServerOwner,
+} from '../backend';
+import { Connection, type ConnectionOwner } from '../connection';
+import { ConnectError, ConnectionError, ListenError } from '../errors';
 import { FlushQueue } from '../flush-queue';
 
 import { loadAddon } from '../native/addon';
@@ -17,9 +26,11 @@ const nextConnectionId =
     ? () => (require('node:worker_threads') as typeof import('node:worker_threads')).threadId * 2 ** 32 + ++threadLocalId
     : () => addon.nextConnectionId();
 
-function remoteOf(socket: net.Socket, unix: boolean): SocketAddress {
-  if (unix) return new SocketAddress('unix', '', 0, '');
-  return new SocketAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0);
+function tcpAddresses(socket: net.Socket): { local: SocketAddress; remote: SocketAddress } {
+  return {
+    local: new SocketAddress('tcp', socket.localAddress ?? '', socket.localPort ?? 0),
+    remote: new SocketAddress('tcp', socket.remoteAddress ?? '', socket.remotePort ?? 0),
+  };
 }
 
 class NodeConnection extends Connection {
@@ -28,15 +39,14 @@ class NodeConnection extends Connection {
   private lastError: Error | null = null;
 
   constructor(
-    owner: ServerOwner,
+    owner: ConnectionOwner,
     private readonly backend: NodeBackend,
     readonly socket: net.Socket,
-    listenerAddress: SocketAddress,
+    addresses: { local: SocketAddress; remote: SocketAddress },
   ) {
     super(nextConnectionId(), owner);
-    const unix = listenerAddress.scheme === 'unix';
-    this.remote = remoteOf(socket, unix);
-    this.local = unix ? listenerAddress : new SocketAddress('tcp', socket.localAddress ?? '', socket.localPort ?? 0);
+    this.local = addresses.local;
+    this.remote = addresses.remote;
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.receiveEnd());
     socket.on('drain', () => this.transportQueued(socket.writableLength));
@@ -100,8 +110,13 @@ export class NodeBackend implements Backend {
       });
       let bound: SocketAddress | null = null;
       server.on('connection', (socket) => {
-        if (bound !== null) owner.accept(new NodeConnection(owner, this, socket, bound));
-        else socket.destroy();
+        if (bound === null) {
+          socket.destroy();
+          return;
+        }
+        const addresses =
+          bound.scheme === 'unix' ? { local: bound, remote: new SocketAddress('unix', '', 0, '') } : tcpAddresses(socket);
+        owner.accept(new NodeConnection(owner, this, socket, addresses));
       });
       server.once('error', (error: NodeJS.ErrnoException) => {
         reject(new ListenError(address.url, error.code ?? 'ERR_RXLOOP_LISTEN', error.syscall ?? 'listen', error.message));
@@ -129,6 +144,34 @@ export class NodeBackend implements Backend {
 
   counters(): LoopCounters {
     return { batches: 0, reads: 0, writev: this.writes, acceptBackoffs: 0 };
+  }
+
+  dial(target: DialTarget, options: DialSocketOptions, owner: ConnectionOwner): PendingDial {
+    const socket =
+      target.scheme === 'unix'
+        ? net.connect({ path: target.path.startsWith('@') ? `\0${target.path.slice(1)}` : target.path, allowHalfOpen: true })
+        : net.connect({
+            host: target.ip,
+            port: target.port,
+            allowHalfOpen: true,
+            noDelay: options.noDelay,
+            keepAlive: options.keepAliveSeconds > 0,
+            keepAliveInitialDelay: options.keepAliveSeconds * 1000,
+          });
+    const connection = new Promise<Connection>((resolve, reject) => {
+      socket.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new ConnectError(target.url, error.code ?? 'ERR_RXLOOP_CONNECT', error.message)),
+      );
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        const addresses =
+          target.scheme === 'unix'
+            ? { local: new SocketAddress('unix', '', 0, ''), remote: new SocketAddress('unix', '', 0, target.path) }
+            : tcpAddresses(socket);
+        resolve(new NodeConnection(owner, this, socket, addresses));
+      });
+    });
+    return { connection, cancel: () => socket.destroy() };
   }
 
   connectionsOf(owner: ServerOwner): Connection[] {
