@@ -63,10 +63,10 @@ export function integerArgument(argument: Buffer): number {
   return value;
 }
 
-/** A count that must be >= 0 (getPositiveLongFromObjectOrReply): `ERR value is out of range, must be positive` otherwise. */
+/** A count that must be >= 0 (getPositiveLongFromObjectOrReply): `ERR value is out of range, must be positive` otherwise, integer or not. */
 export function countArgument(argument: Buffer): number {
-  const value = integerArgument(argument);
-  if (value < 0) throw NOT_POSITIVE;
+  const value = parseInteger(argument);
+  if (!(value >= 0)) throw NOT_POSITIVE;
   return value;
 }
 
@@ -88,20 +88,40 @@ export function deadlineArgument(argument: Buffer, unitMs: 1 | 1000, relative: b
 }
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const HEXADECIMAL = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?$/;
 const INFINITY = /^[+-]?inf(?:inity)?$/i;
 const LEADING_SPACE = /^[ \t\n\v\f\r]+/;
 
 /**
- * C's strtod, where the whole of `text` must be read: leading white space, then a decimal number
- * or "inf" / "infinity" with an optional sign; overflow gives ±Infinity and underflow 0. NaN if
- * anything is left over; the empty string is 0 (strtod reads nothing, and nothing is left).
- * (strtod's hexadecimal floats and "nan" are not read.)
+ * C's strtod, where the whole of `text` must be read: leading white space, then a decimal or
+ * hexadecimal ("0x1.8p3") number, or "inf" / "infinity", with an optional sign; overflow gives
+ * ±Infinity and underflow 0. NaN if anything is left over; the empty string is 0 (strtod reads
+ * nothing, and nothing is left). ("nan" reads as NaN, which every caller refuses.)
  */
 export function strtod(text: string): number {
   const number = text.replace(LEADING_SPACE, '');
   if (INFINITY.test(number)) return number.charCodeAt(0) === MINUS ? -Infinity : Infinity;
   if (DECIMAL.test(number)) return Number(number);
+  const hexadecimal = HEXADECIMAL.exec(number);
+  if (hexadecimal) return hexadecimalValue(hexadecimal);
   return text === '' ? 0 : Number.NaN;
+}
+
+function hexadecimalValue([, sign, whole = '', fraction = '', exponent = '0']: RegExpExecArray): number {
+  if (whole === '' && fraction === '') return Number.NaN; // "0x" alone: strtod reads the 0 and stops at the x
+  const mantissa = Number(BigInt(`0x${whole}${fraction}`));
+  const power = Number(exponent) - 4 * fraction.length;
+  // In two steps, so that a large mantissa with a very negative power still lands on a subnormal.
+  const half = Math.trunc(power / 2);
+  const magnitude = mantissa === 0 ? 0 : mantissa * 2 ** half * 2 ** (power - half);
+  return sign === '-' ? -magnitude : magnitude;
+}
+
+/** Whether the digits before the exponent are all zero: a zero result from other digits is an underflow. */
+function hasZeroMantissa(number: string): boolean {
+  const hexadecimal = HEXADECIMAL.exec(number);
+  const digits = hexadecimal ? `${hexadecimal[2]}${hexadecimal[3] ?? ''}` : number.replace(/[eE].*$/, '');
+  return !/[1-9a-fA-F]/.test(digits);
 }
 
 /**
@@ -112,7 +132,7 @@ export function parseDouble(text: string): number {
   if (text === '' || LEADING_SPACE.test(text)) return Number.NaN;
   const value = strtod(text);
   if (!Number.isFinite(value) && !INFINITY.test(text)) return Number.NaN; // overflow
-  if (value === 0 && /[1-9]/.test(text.replace(/[eE].*$/, ''))) return Number.NaN; // underflow
+  if (value === 0 && !hasZeroMantissa(text)) return Number.NaN; // underflow
   return value;
 }
 

@@ -25,7 +25,8 @@ export interface RedisServer extends Server {
   readonly keyspace: Keyspace;
 }
 
-const COMMANDS = [
+/** Every command this server knows. */
+export const COMMANDS = [
   ...connectionCommands,
   ...serverCommands,
   ...keyCommands,

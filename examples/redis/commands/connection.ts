@@ -1,12 +1,13 @@
 import { resp, type RespValue } from '../../../operators';
-import { isOption, parseInteger } from '../arguments';
+import { integerArgument, isOption, parseInteger } from '../arguments';
 import { commandGroup, NO_KEYS, subcommands } from '../command';
-import { arityError, NOT_AN_INTEGER, OK, PONG, SYNTAX_ERROR } from '../replies';
+import { arityError, OK, PONG, SYNTAX_ERROR } from '../replies';
 import type { ClientSession } from '../session';
 
 /** The redis-server version whose behaviour this example follows, and which its tests compare it with. */
 export const REDIS_VERSION = '7.0.15';
 
+const NOT_AN_INT = resp.error('ERR value is out of range, value must between -2147483648 and 2147483647');
 const DB_OUT_OF_RANGE = resp.error('ERR DB index is out of range');
 const NO_PASSWORD_SET = resp.error(
   'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
@@ -23,8 +24,8 @@ function ping(client: ClientSession, args: Buffer[]): RespValue {
 
 /** Only database 0 exists here (as in redis-server with `databases 1`). */
 function select(client: ClientSession, args: Buffer[]): RespValue {
-  const index = parseInteger(args[1]!);
-  if (!(index >= -(2 ** 31) && index < 2 ** 31)) throw NOT_AN_INTEGER; // an int, as getIntFromObject reads it
+  const index = integerArgument(args[1]!);
+  if (!(index >= -(2 ** 31) && index < 2 ** 31)) throw NOT_AN_INT; // an int, as getIntFromObjectOrReply reads it
   if (index !== 0) throw DB_OUT_OF_RANGE;
   return OK;
 }
