@@ -70,19 +70,6 @@ export class PendingBytes {
     return chunk === undefined ? -1 : chunk[index]!;
   }
 
-  /** The last `count` pending bytes (count <= length), copied: used only for short delimiter overlaps. */
-  tail(count: number): Buffer {
-    const tail = Buffer.allocUnsafe(count);
-    let remaining = count;
-    for (let index = this.pieces.length - 1; remaining > 0; index--) {
-      const piece = this.pieces[index]!;
-      const n = Math.min(piece.length, remaining);
-      piece.copy(tail, remaining - n, piece.length - n);
-      remaining -= n;
-    }
-    return tail;
-  }
-
   clear(): void {
     if (this.length === 0) return;
     this.pieces = [];
