@@ -7,7 +7,11 @@ import { view, viewAt } from './internal/buffer-view';
 export interface DelimitedOptions {
   /** The most bytes a frame may have, not counting its delimiter. Default 64 KiB. */
   readonly maxLength?: number;
-  /** Emit strings decoded with this encoding instead of Buffers. */
+  /**
+   * Emit strings decoded with this encoding instead of Buffers. With utf8 (and an ASCII delimiter)
+   * or latin1, a chunk is decoded once and its frames are slices of that text, which V8 may keep
+   * alive while any of them lives, as a Buffer frame keeps its chunk.
+   */
   readonly encoding?: BufferEncoding;
 }
 

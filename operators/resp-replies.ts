@@ -6,7 +6,11 @@ import type { RespReply } from './resp';
 import { view, viewAt } from './internal/buffer-view';
 
 export interface RespRepliesOptions {
-  /** Decode bulk strings (and verbatim strings' text) to strings with this encoding, not Buffers. */
+  /**
+   * Decode bulk strings (and verbatim strings' text) to strings with this encoding, not Buffers.
+   * With utf8 or latin1, the values in a chunk are slices of its text decoded once, which V8 may
+   * keep alive while any of them lives, as a Buffer value keeps its chunk.
+   */
   readonly encoding?: BufferEncoding;
   /** The most bytes of a bulk string, blob error or verbatim string. Default 512 MiB. */
   readonly maxBulkLength?: number;
