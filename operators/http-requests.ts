@@ -71,6 +71,58 @@ const HEX_VALUE = Int8Array.from({ length: 256 }, (_, b) => {
   return Number.isNaN(digit) ? -1 : digit;
 });
 
+/**
+ * A headers object with nothing inherited: not even `constructor` or `__proto__` can collide with
+ * a field name. Faster to make than Object.create(null), whose objects start as dictionaries.
+ */
+const Headers = function Headers(this: Record<string, string>) {} as unknown as new () => Record<string, string>;
+Headers.prototype = Object.create(null);
+
+/** Field names and methods common enough to keep as interned strings, rather than decode each time. */
+const COMMON_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'content-length',
+  'content-type', 'transfer-encoding', 'cookie', 'referer', 'origin', 'authorization', 'cache-control',
+  'pragma', 'upgrade', 'expect', 'te', 'range', 'if-none-match', 'if-modified-since', 'x-forwarded-for',
+  'x-forwarded-proto', 'x-request-id', 'sec-fetch-mode', 'sec-fetch-site', 'sec-fetch-dest', 'priority',
+];
+const COMMON_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
+
+function byLength(words: string[]): string[][] {
+  const table: string[][] = [];
+  for (const word of words) (table[word.length] ??= []).push(word);
+  return table;
+}
+const NAMES_BY_LENGTH = byLength(COMMON_NAMES);
+const METHODS_BY_LENGTH = byLength(COMMON_METHODS);
+
+/** The word of `table` that buffer[start, end) spells, ignoring ASCII case when `foldCase`. */
+function lookUp(table: string[][], buffer: Buffer, start: number, end: number, foldCase: boolean): string | undefined {
+  const candidates = table[end - start];
+  if (candidates === undefined) return undefined;
+  const fold = foldCase ? 0x20 : 0;
+  next: for (const word of candidates) {
+    for (let i = 0; i < word.length; i++) if ((buffer[start + i] | fold) !== word.charCodeAt(i)) continue next;
+    return word;
+  }
+  return undefined;
+}
+
+/** buffer[start, end) as latin1: String.fromCharCode for the shortest, which is quicker than toString. */
+function latin1(buffer: Buffer, start: number, end: number): string {
+  switch (end - start) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(buffer[start]);
+    case 2:
+      return String.fromCharCode(buffer[start], buffer[start + 1]);
+    case 3:
+      return String.fromCharCode(buffer[start], buffer[start + 1], buffer[start + 2]);
+    default:
+      return buffer.toString('latin1', start, end);
+  }
+}
+
 // Where the decoder is within a request.
 const HEAD = 0;
 const FIXED_BODY = 1;
@@ -96,7 +148,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
   private method = '';
   private target = '';
   private version: '1.0' | '1.1' = '1.1';
-  private headers: Record<string, string> = {};
+  private headers: Record<string, string> = new Headers();
   private keepAlive = true;
   private contentLength = -1;
   private chunked = false;
@@ -247,7 +299,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     // A higher minor version is served as the highest this implements (RFC 9110 §6.2).
     const version = head[v + 7] === 0x30 ? '1.0' : '1.1';
 
-    const headers: Record<string, string> = Object.create(null);
+    const headers = new Headers();
     let contentLength = -1;
     let transferEncoding: string | undefined;
     let connection: string | undefined;
@@ -267,8 +319,8 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
       let valueEnd = fieldEnd;
       while (valueEnd > valueStart && (head[valueEnd - 1] === SP || head[valueEnd - 1] === HTAB)) valueEnd--;
       if (!all(head, valueStart, valueEnd, FIELD_VALUE)) throw this.fail('BAD_REQUEST', 'control character in a header field');
-      const name = head.toString('latin1', pos, colon).toLowerCase();
-      const value = head.toString('latin1', valueStart, valueEnd);
+      const name = lookUp(NAMES_BY_LENGTH, head, pos, colon, true) ?? head.toString('latin1', pos, colon).toLowerCase();
+      const value = latin1(head, valueStart, valueEnd);
       const previous = headers[name];
       headers[name] = previous === undefined ? value : `${previous}${name === 'cookie' ? '; ' : ', '}${value}`;
       if (name === 'content-length') {
@@ -307,8 +359,8 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
       }
     }
 
-    this.method = head.toString('latin1', start, methodEnd);
-    this.target = head.toString('latin1', methodEnd + 1, targetEnd);
+    this.method = lookUp(METHODS_BY_LENGTH, head, start, methodEnd, false) ?? head.toString('latin1', start, methodEnd);
+    this.target = latin1(head, methodEnd + 1, targetEnd);
     this.version = version;
     this.headers = headers;
     this.keepAlive = keepAlive;

@@ -70,21 +70,22 @@ function serialize(request: ModelRequest): Buffer {
 
 /** What the decoder must make of a model request. */
 function expected(request: ModelRequest): Omit<HttpRequest, 'body'> & { body: string } {
-  const headers: Record<string, string> = Object.create(null);
+  const headers = new Map<string, string>(); // a Map: field names such as __proto__ are just names
   const add = (name: string, value: string): void => {
     const key = name.toLowerCase();
-    headers[key] = headers[key] === undefined ? value : `${headers[key]}${key === 'cookie' ? '; ' : ', '}${value}`;
+    const previous = headers.get(key);
+    headers.set(key, previous === undefined ? value : `${previous}${key === 'cookie' ? '; ' : ', '}${value}`);
   };
   for (const [name, value] of request.fields) add(name, value);
   if (request.connection) add('Connection', request.connection);
   if (request.framing.kind === 'length') add('Content-Length', String(request.body.length));
   if (request.framing.kind === 'chunked') add('Transfer-Encoding', 'chunked');
   const keepAlive = request.connection === 'close' ? false : request.version === '1.1' || request.connection === 'keep-alive';
-  return { method: request.method, target: request.target, version: request.version, headers, body: request.body.toString('hex'), keepAlive };
+  return { method: request.method, target: request.target, version: request.version, headers: Object.fromEntries(headers), body: request.body.toString('hex'), keepAlive };
 }
 
 function plain(request: HttpRequest): Omit<HttpRequest, 'body'> & { body: string } {
-  return { method: request.method, target: request.target, version: request.version, headers: request.headers, body: request.body.toString('hex'), keepAlive: request.keepAlive };
+  return { method: request.method, target: request.target, version: request.version, headers: { ...request.headers }, body: request.body.toString('hex'), keepAlive: request.keepAlive };
 }
 
 function decodeText(text: string | Buffer, options: HttpRequestsOptions = {}) {
@@ -182,7 +183,9 @@ describe('operators: httpRequests', () => {
       ['/newer', '1.1', true],
     ]);
     assert.deepEqual({ ...values[0].headers }, { host: 'example.com', accept: 'a, b', cookie: 'x=1; y=2', 'x-spaces': 'padded' });
-    assert.equal(Object.getPrototypeOf(values[0].headers), null, 'a header named __proto__ cannot reach a prototype');
+    const inherited = decodeText('GET / HTTP/1.1\r\nConstructor: a\r\n__proto__: b\r\ntoString: c\r\n\r\n').values[0].headers;
+    assert.deepEqual(Object.entries(inherited), [['constructor', 'a'], ['__proto__', 'b'], ['tostring', 'c']], 'field names collide with nothing inherited');
+    assert.equal(values[0].headers.constructor, undefined);
   });
 
   it('hands over a body that arrived in one chunk without copying it', () => {
