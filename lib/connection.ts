@@ -41,6 +41,7 @@ const CLOSE_REQUESTED = 32;
 const SHUTDOWN_SENT = 64;
 const SCHEDULED = 128; // queued for this turn's flush
 const CLOSED = 256;
+const PROGRESSED = 512; // input arrived or output drained since the close timer last looked
 
 /** What most connections never need, kept apart so that an idle connection stays small. */
 class Extras {
@@ -51,6 +52,8 @@ class Extras {
   closed$: Observable<CloseReason> | null = null;
   drain: Subject<void> | null = null;
   lingerTimer: NodeJS.Timeout | null = null;
+  /** What the transport still held when the close timer was last armed. */
+  lingerBacklog = 0;
 }
 
 /** input$: one shared subscribe function and a back-reference, rather than a closure each. */
@@ -122,6 +125,11 @@ export abstract class Connection {
   protected abstract setTransportReading(on: boolean): void;
   protected abstract destroyTransport(): void;
   protected abstract scheduleFlush(): void;
+
+  /** Output the transport still holds; a backend that learns of it only on drain can ask here. */
+  protected transportBacklog(): number {
+    return this.queuedBelow;
+  }
 
   /**
    * The bytes the peer sends, in order; completes when the peer shuts its write side, errors on
@@ -218,7 +226,8 @@ export abstract class Connection {
 
   /**
    * Graceful close: flush what is queued, send FIN, and close once the peer has sent its own.
-   * After the server's closeTimeout the connection is destroyed, whatever is still pending.
+   * A close that makes no progress (no input, no output drained) for the server's closeTimeout
+   * is given up: the connection is destroyed, reason 'timeout'.
    */
   close(): void {
     if (this.state & (CLOSE_REQUESTED | CLOSED)) return;
@@ -253,6 +262,7 @@ export abstract class Connection {
   receive(chunk: Buffer): void {
     this.owner.bytesIn += chunk.length;
     this.idleSweeps = 0;
+    this.state |= PROGRESSED;
     const subscribers = this.subscribers;
     if (subscribers !== null && !Array.isArray(subscribers)) {
       if (!subscribers.closed) {
@@ -300,6 +310,7 @@ export abstract class Connection {
 
   /** How much output the transport still holds after a flush or a completed write. */
   transportQueued(bytes: number): void {
+    if (bytes < this.queuedBelow) this.state |= PROGRESSED;
     // Kept a small integer where it fits, so the field is not boxed as a heap number.
     this.queuedBelow = bytes <= 0x7fffffff ? bytes | 0 : bytes;
     this.checkBackpressure();
@@ -411,14 +422,21 @@ export abstract class Connection {
   }
 
   private startLinger(): void {
+    this.state &= ~PROGRESSED;
+    const extras = this.more();
+    extras.lingerBacklog = this.pendingBytes + this.transportBacklog();
     const timer = setTimeout(() => {
-      this.more().lingerTimer = null;
+      extras.lingerTimer = null;
       if (this.state & CLOSED) return;
+      if (this.state & PROGRESSED || this.pendingBytes + this.transportBacklog() < extras.lingerBacklog) {
+        this.startLinger(); // still moving: a slow reader or a half-closed peer may take its time
+        return;
+      }
       this.destroyTransport();
       this.finish({ reason: 'timeout' }, null);
     }, this.owner.closeTimeout);
     timer.unref();
-    this.more().lingerTimer = timer;
+    extras.lingerTimer = timer;
   }
 
   private clearLinger(): void {

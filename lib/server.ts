@@ -21,7 +21,7 @@ export interface ServerOptions {
   highWaterMark?: number;
   /** Queued output at or below which reading resumes (default 16 KiB). */
   lowWaterMark?: number;
-  /** How long a graceful close may take before the connection is destroyed, in ms (default 10 s). */
+  /** How long a graceful close may go without progress before the connection is destroyed, in ms (default 10 s). */
   closeTimeout?: number;
   /** Open connections beyond which new ones are accepted and closed at once (default 0: no limit). */
   maxConnections?: number;

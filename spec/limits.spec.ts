@@ -90,6 +90,42 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('lets a graceful close that keeps progressing outlast closeTimeout', async () => {
+      const reasons: string[] = [];
+      const payload = Buffer.alloc(16 * 1024 * 1024, 'p');
+      const { server, port } = await startServer(
+        backend,
+        (conn) =>
+          defer(() => {
+            conn.closed$.subscribe(({ reason }) => reasons.push(reason));
+            conn.write(payload);
+            return EMPTY; // close() at once, with 16 MiB still to drain
+          }),
+        // The kernel's send buffer (a few MiB) drains unseen after the last of our queue: the
+        // peer has a whole closeTimeout for it.
+        { closeTimeout: 1000, maxWritableLength: 32 * 1024 * 1024 },
+      );
+      try {
+        const socket = await connect(port);
+        let received = 0;
+        const done = new Promise<void>((resolve) => socket.on('end', resolve));
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          socket.pause(); // a slow reader: the whole transfer takes several closeTimeouts
+          setTimeout(() => socket.resume(), 8);
+        });
+        const started = Date.now();
+        await done;
+        socket.end();
+        assert.equal(received, payload.length);
+        assert.ok(Date.now() - started > 1000, `the transfer took ${Date.now() - started} ms, less than closeTimeout`);
+        await eventually(() => reasons.length === 1);
+        assert.deepEqual(reasons, ['end']);
+      } finally {
+        await server.close();
+      }
+    });
+
     it('gives up a graceful close after closeTimeout when the peer never reads', async () => {
       const reasons: string[] = [];
       const { server, port } = await startServer(

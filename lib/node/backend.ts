@@ -77,6 +77,13 @@ class NodeConnection extends Connection {
     this.transportQueued(socket.writableLength);
   }
 
+  protected override transportBacklog(): number {
+    // writableLength counts a chunk until libuv has written all of it; libuv's write queue
+    // shrinks as the kernel takes each part, so a slow drain still shows as progress.
+    const handle = (this.socket as unknown as { _handle?: { writeQueueSize?: number } })._handle;
+    return handle?.writeQueueSize ?? this.socket.writableLength;
+  }
+
   protected setTransportReading(on: boolean): void {
     if (on) this.socket.resume();
     else this.socket.pause();
