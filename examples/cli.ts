@@ -9,6 +9,8 @@ export interface ExampleArgs {
   host: string;
   unix?: string;
   backend?: 'native' | 'node' | 'auto';
+  /** --to: where the proxy connects. */
+  to?: string;
   /** --tls-port, with the PEM files --cert and --key. */
   tlsPort?: number;
   cert?: string;
@@ -28,9 +30,11 @@ export interface Example {
 const examples: Record<string, () => Example> = {
   echo: () => require('./echo').example as Example,
   http: () => require('./http').example as Example,
+  redis: () => require('./redis').example as Example,
+  proxy: () => require('./proxy').example as Example,
 };
 
-const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--tls-port N --cert FILE --key FILE] [--backend native|node|auto]`;
+const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--tls-port N --cert FILE --key FILE] [--to URL] [--backend native|node|auto]`;
 
 function fail(message: string): never {
   process.stderr.write(`rxloop: ${message}\n${USAGE}\n`);
@@ -60,6 +64,7 @@ export async function main(argv: string[]): Promise<void> {
         backend: { type: 'string' },
         'tls-port': { type: 'string' },
         cert: { type: 'string' },
+        to: { type: 'string' },
         key: { type: 'string' },
       },
       strict: true,
@@ -67,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     fail((error as Error).message);
   }
-  for (const [option, arg] of [['port', 'port'], ['host', 'host'], ['unix', 'unix'], ['tls-port', 'tlsPort'], ['cert', 'cert'], ['key', 'key']] as const) {
+  for (const [option, arg] of [['port', 'port'], ['host', 'host'], ['unix', 'unix'], ['tls-port', 'tlsPort'], ['cert', 'cert'], ['key', 'key'], ['to', 'to']] as const) {
     if (values[option] !== undefined && !example.accepts.includes(arg)) fail(`${name} does not take --${option}`);
   }
   if ((values['tls-port'] === undefined) !== (values.cert === undefined) || (values.cert === undefined) !== (values.key === undefined)) {
@@ -82,6 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     backend: backend as ExampleArgs['backend'],
     tlsPort: parsePort(values['tls-port'] as string | undefined, '--tls-port'),
     cert: values.cert as string | undefined,
+    to: values.to as string | undefined,
     key: values.key as string | undefined,
   };
 
