@@ -2,15 +2,15 @@
 'use strict';
 // The node:http server that rxloop's http example is measured against: the idiomatic hand-written
 // hello world (`res.end('Hello World!\n')`, text/plain), keep-alive as node:http does it.
-// /compute?ms=N burns N ms of CPU (SHA-256 chained, like the example's workers) on the one
+// /compute?ms=N does the example's CPU work (burnCpu, from the build in dist/) on the one
 // thread, as a server does that has no worker pool: bench/http.js shows what that does to GET /.
 //
 //   node bench/servers/node-http.js [--port 8080] [--host 127.0.0.1]
 //
 // Prints `listening tcp://HOST:PORT` once bound; exits 0 on SIGINT/SIGTERM.
 const http = require('node:http');
-const { createHash } = require('node:crypto');
 const { parseArgs } = require('node:util');
+const { burnCpu } = require('../../dist/examples/http/compute-worker.js');
 
 const { values } = parseArgs({
   options: {
@@ -19,17 +19,6 @@ const { values } = parseArgs({
   },
 });
 
-function compute(ms) {
-  const deadline = performance.now() + ms;
-  let digest = Buffer.alloc(32);
-  let rounds = 0;
-  do {
-    for (let i = 0; i < 64; i++) digest = createHash('sha256').update(digest).digest();
-    rounds += 64;
-  } while (performance.now() < deadline);
-  return `sha256 ${digest.toString('hex')} after ${rounds} rounds\n`;
-}
-
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (url.pathname === '/') {
@@ -37,7 +26,7 @@ const server = http.createServer((req, res) => {
     res.end('Hello World!\n');
   } else if (url.pathname === '/compute') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end(compute(Number(url.searchParams.get('ms')) || 0));
+    res.end(burnCpu(Number(url.searchParams.get('ms')) || 0));
   } else {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found\n');
