@@ -20,13 +20,13 @@ const { values } = parseArgs({
 });
 
 const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  if (url.pathname === '/') {
+  // GET / is routed without parsing a URL, as a minimal hello server would.
+  if (req.url === '/') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end('Hello World!\n');
-  } else if (url.pathname === '/compute') {
+  } else if (req.url.startsWith('/compute?')) {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
-    res.end(burnCpu(Number(url.searchParams.get('ms')) || 0));
+    res.end(burnCpu(Number(new URL(req.url, 'http://x').searchParams.get('ms')) || 0));
   } else {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found\n');
