@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -166,6 +168,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::Unlisten>("unlisten"),
                          InstanceMethod<&Loop::Flush>("flush"),
                          InstanceMethod<&Loop::SetReading>("setReading"),
+                         InstanceMethod<&Loop::Backlog>("backlog"),
                          InstanceMethod<&Loop::Destroy>("destroy"),
                          InstanceMethod<&Loop::Close>("close"),
                      });
@@ -413,6 +416,17 @@ void Loop::SetReading(const Napi::CallbackInfo& info) {
   if (closed_ || slot >= conns_.size() || conns_[slot].fd < 0) return;
   conns_[slot].reading = info[1].ToBoolean();
   UpdateInterest(conns_[slot], slot);
+}
+
+// backlog(slot): output not yet taken by the peer — our remainder plus the kernel's unsent send
+// queue — so that a close can tell a slow reader from one that stopped reading.
+Napi::Value Loop::Backlog(const Napi::CallbackInfo& info) {
+  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (closed_ || slot >= conns_.size() || conns_[slot].fd < 0) return Napi::Number::New(info.Env(), 0);
+  const Conn& conn = conns_[slot];
+  int unsent = 0;
+  if (ioctl(conn.fd, SIOCOUTQ, &unsent) != 0) unsent = 0;  // not a TCP socket: remainder only
+  return Napi::Number::New(info.Env(), static_cast<double>(conn.out.size()) + unsent);
 }
 
 void Loop::Destroy(const Napi::CallbackInfo& info) {
@@ -765,8 +779,8 @@ void Loop::Deliver() {
 
 void Loop::NewSlab() {
   // An ordinary ArrayBuffer, never an external one: Electron and the V8 sandbox refuse those.
-  // Once any part of a slab has been handed out it is never written again, so every Buffer
-  // JavaScript was given stays valid for as long as it is held.
+  // Reads only ever go to the part of a slab past what was handed out: a byte JavaScript was
+  // given is never written again, so every Buffer stays valid for as long as it is held.
   Napi::ArrayBuffer slab = Napi::ArrayBuffer::New(env_, kSlabSize);
   slab_ref_ = Napi::Persistent(slab);
   slab_ = static_cast<uint8_t*>(slab.Data());

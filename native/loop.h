@@ -109,6 +109,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Unlisten(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
   void SetReading(const Napi::CallbackInfo& info);
+  Napi::Value Backlog(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 

@@ -276,6 +276,24 @@ describe('the command line', function () {
     });
   }
 
+  it('runs the redis example as npm start does, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'rxloop.js'), 'redis', '--port', '0', '--host', '127.0.0.1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(Number(/^listening tcp:\/\/127\.0\.0\.1:(\d+)/.exec(chunk.toString())![1])));
+      child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    const socket = await connect(port);
+    const pong = readBytes(socket, 7);
+    socket.write('*1\r\n$4\r\nPING\r\n');
+    assert.equal((await pong).toString(), '+PONG\r\n');
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await readToEnd(socket);
+    assert.equal(await exit, 0);
+  });
+
   it('refuses an unknown option with usage and exit code 2', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'rxloop.js'), 'echo', '--nope'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

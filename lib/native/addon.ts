@@ -15,6 +15,7 @@ export interface NativeLoopHandle {
   connect(kind: 'tcp' | 'unix', ipOrPath: string, port: number, noDelay: boolean, keepAliveSeconds: number): [number, number];
   flush(count: number, buffers: Buffer[]): void;
   setReading(slot: number, on: boolean): void;
+  backlog(slot: number): number;
   destroy(slot: number): void;
   close(): void;
 }

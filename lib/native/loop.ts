@@ -68,6 +68,10 @@ class NativeConnection extends Connection {
     currentLoop().handle.setReading(this.slot, on);
   }
 
+  protected override transportBacklog(): number {
+    return currentLoop().handle.backlog(this.slot);
+  }
+
   protected destroyTransport(): void {
     const loop = currentLoop();
     loop.forget(this);
