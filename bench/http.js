@@ -121,8 +121,8 @@ function cpuSeconds(pid) {
 async function wrk(args, env = {}) {
   const argv = ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'wrk', '-s', WRK_SCRIPT, ...args.map(String)];
   const proc = new h.Proc(argv, { cpu: h.LOAD_CPU });
-  const seconds = Number(args[args.indexOf('-d') + 1].replace(/s$/, ''));
-  const status = await proc.wait(seconds * 1000 + 30000);
+  const runSeconds = Number(args[args.indexOf('-d') + 1].replace(/s$/, ''));
+  const status = await proc.wait(runSeconds * 1000 + 30000);
   const report = proc.lastJson();
   if (status.code !== 0 || !report) throw new Error(`wrk failed (${h.describeExit(status)}): ${proc.stderr.trim().split('\n')[0] ?? ''}`);
   return report;
