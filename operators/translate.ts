@@ -117,8 +117,8 @@ export class TranslatedConnection<S extends Duplex = Duplex> extends Connection 
   }
 
   /**
-   * A microtask rather than the loop's flush: the translated bytes must reach the outer
-   * connection before its own flush at the end of this turn, or every write would wait a turn.
+   * A microtask, so that a turn's writes are translated together and reach the outer
+   * connection's queue within the same turn, leaving with its next flush (not a turn later).
    */
   protected scheduleFlush(): void {
     queueMicrotask(this.flushToStream);

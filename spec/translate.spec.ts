@@ -114,6 +114,28 @@ for (const backend of BACKENDS) {
         }
       });
 
+      it('picks a certificate per server name with SNICallback', async () => {
+        const contexts: Record<string, tls.SecureContext> = {
+          localhost: tls.createSecureContext({ key: certs.serverKey, cert: certs.serverCert }),
+          'rogue.test': tls.createSecureContext({ key: certs.rogueKey, cert: certs.rogueCert }),
+        };
+        const server = await startTranslating(
+          backend,
+          tlsServer({ ...serverOptions, SNICallback: (name, callback) => callback(null, contexts[name]) }),
+        );
+        try {
+          const seen: string[] = [];
+          for (const servername of ['localhost', 'rogue.test']) {
+            const socket = await tlsConnect(server.port, { servername, rejectUnauthorized: false });
+            seen.push(socket.getPeerCertificate().subject.CN as string);
+            socket.destroy();
+          }
+          assert.deepEqual(seen, ['localhost', 'rogue']);
+        } finally {
+          await server.close();
+        }
+      });
+
       it('carries 24 MB each way, byte-exact, to a slow reader', async () => {
         const server = await startTranslating(backend, tlsServer(serverOptions));
         try {
