@@ -28,7 +28,7 @@ const option = (name, fallback) => {
   const index = args.indexOf(`--${name}`);
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
-const ROUNDS = option('rounds', 7);
+const ROUNDS = option('rounds', 9);
 const TARGET_BYTES = option('mb', 8) * 1024 * 1024;
 const WRITE = !args.includes('--no-write');
 const CHUNK_SIZES = [64, 1024, 16 * 1024, 64 * 1024];
