@@ -30,8 +30,9 @@ export function encodeReplies(values: readonly RespValue[], protocol: RespProtoc
 function measure(value: RespValue, protocol: RespProtocol): number {
   switch (typeof value) {
     case 'string':
-      return bulkSize(Buffer.byteLength(value));
+      return bulkSize(utf8Length(value));
     case 'number':
+      if (Number.isSafeInteger(value)) return 3 + (value < 0 ? 1 + decimalLength(-value) : decimalLength(value));
       return isInt64(value) ? lineSize(integerText(value)) : textSize(doubleText(value), protocol);
     case 'bigint':
       return isInt64(value) || protocol === 3 ? lineSize(value.toString()) : bulkSize(value.toString().length);
@@ -56,7 +57,7 @@ function measure(value: RespValue, protocol: RespProtocol): number {
 function measureTagged(value: RespTagged, protocol: RespProtocol): number {
   switch (value.type) {
     case 'simple':
-      return 3 + Buffer.byteLength(value.value);
+      return 3 + utf8Length(value.value);
     case 'double':
       return textSize(doubleText(value.value), protocol);
     case 'big-number':
@@ -81,13 +82,11 @@ function measureItems(items: Iterable<RespValue>, count: number, protocol: RespP
 
 function write(value: RespValue, protocol: RespProtocol, buffer: Buffer, offset: number): number {
   switch (typeof value) {
-    case 'string': {
-      const length = Buffer.byteLength(value);
-      offset = writeHeader(buffer, offset, 0x24, length); // $
-      offset += buffer.write(value, offset);
-      return writeCrlf(buffer, offset);
-    }
+    case 'string':
+      offset = writeHeader(buffer, offset, 0x24, utf8Length(value)); // $
+      return writeCrlf(buffer, writeUtf8(buffer, offset, value));
     case 'number':
+      if (Number.isSafeInteger(value)) return writeInteger(buffer, offset, value);
       if (isInt64(value)) return writeLine(buffer, offset, 0x3a, integerText(value)); // :
       return writeText(buffer, offset, doubleText(value), protocol);
     case 'bigint':
@@ -198,7 +197,7 @@ function byteLength(text: string | Uint8Array): number {
 /** `<type><text>\r\n`. Sanitised lines (simple strings, errors) get CR and LF replaced by spaces, as redis-server does, so a stray newline cannot break the stream. */
 function writeLine(buffer: Buffer, offset: number, type: number, text: string, sanitise = false): number {
   buffer[offset++] = type;
-  const end = offset + buffer.write(text, offset);
+  const end = writeUtf8(buffer, offset, text);
   if (sanitise) {
     for (let index = offset; index < end; index++) {
       if (buffer[index] === CR || buffer[index] === LF) buffer[index] = SPACE;
@@ -208,7 +207,48 @@ function writeLine(buffer: Buffer, offset: number, type: number, text: string, s
 }
 
 function lineSize(text: string): number {
-  return 3 + Buffer.byteLength(text);
+  return 3 + utf8Length(text);
+}
+
+/**
+ * Text this short is measured and written here, byte by byte, when it is ASCII: for a few bytes
+ * (+OK, a small bulk string) a call into C++ (Buffer.byteLength, buffer.write) costs more than
+ * the copy itself.
+ */
+const SHORT_TEXT = 32;
+
+/** The UTF-8 length of `text`. */
+function utf8Length(text: string): number {
+  if (text.length <= SHORT_TEXT) {
+    let index = 0;
+    while (index < text.length && text.charCodeAt(index) < 0x80) index++;
+    if (index === text.length) return index;
+  }
+  return Buffer.byteLength(text);
+}
+
+/** Writes `text` as UTF-8 at `offset`; returns the offset after it. */
+function writeUtf8(buffer: Buffer, offset: number, text: string): number {
+  if (text.length <= SHORT_TEXT) {
+    let index = 0;
+    for (let code; index < text.length && (code = text.charCodeAt(index)) < 0x80; index++) buffer[offset + index] = code;
+    if (index === text.length) return offset + index;
+  }
+  return offset + buffer.write(text, offset);
+}
+
+/** `:<digits>\r\n` for a safe integer, without making a string of it. */
+function writeInteger(buffer: Buffer, offset: number, value: number): number {
+  buffer[offset++] = 0x3a; // :
+  if (value < 0) {
+    buffer[offset++] = 0x2d; // -
+    value = -value;
+  }
+  const end = offset + decimalLength(value);
+  for (let index = end - 1, rest = value; index >= offset; index--, rest = Math.floor(rest / 10)) {
+    buffer[index] = 0x30 + (rest % 10);
+  }
+  return writeCrlf(buffer, end);
 }
 
 function writeHeader(buffer: Buffer, offset: number, type: number, length: number): number {

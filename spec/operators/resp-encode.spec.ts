@@ -19,6 +19,11 @@ describe('operators: encodeReply and resp builders', () => {
       [2 ** 60, ':1152921504606846976\r\n', ':1152921504606846976\r\n'],
       [2n ** 64n, '$20\r\n18446744073709551616\r\n', '(18446744073709551616\r\n'],
       ['héllo', '$6\r\nh\xc3\xa9llo\r\n', '$6\r\nh\xc3\xa9llo\r\n'],
+      // Short text is written byte by byte while it is ASCII, and by Buffer#write from its first non-ASCII character.
+      [`${'x'.repeat(31)}é`, `$33\r\n${'x'.repeat(31)}\xc3\xa9\r\n`, `$33\r\n${'x'.repeat(31)}\xc3\xa9\r\n`],
+      [resp.simple('é'), '+\xc3\xa9\r\n', '+\xc3\xa9\r\n'],
+      [-42, ':-42\r\n', ':-42\r\n'],
+      [-0, ':0\r\n', ':0\r\n'],
       [Buffer.from([0, 13, 10]), '$3\r\n\x00\r\n\r\n', '$3\r\n\x00\r\n\r\n'],
       ['', '$0\r\n\r\n', '$0\r\n\r\n'],
       [null, '$-1\r\n', '_\r\n'],

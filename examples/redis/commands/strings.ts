@@ -60,6 +60,11 @@ function set(client: ClientSession, args: Buffer[]): RespValue {
   // As redis-server does: the time is read only once every option has been accepted.
   const deadline = expiry && deadlineArgument(expiry.argument, expiry.unitMs, expiry.relative, 'set');
   const key = keyOf(args[1]!);
+  if (flags === 0) {
+    // A plain SET, the common case, needs no lookup.
+    client.db.set(key, copyOf(args[2]!));
+    return OK;
+  }
   const current = client.db.get(key);
   let reply: RespValue = OK;
   if (flags & GET) reply = stringAt(current) ?? null;
