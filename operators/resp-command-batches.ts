@@ -14,14 +14,23 @@ export function respCommandBatches(options: RespCommandLimits = {}): OperatorFun
 }
 
 class BatchingDecoder implements StreamDecoder<Buffer[][]> {
+  private batch: Buffer[][] = [];
+  /** Made once rather than per chunk: the parser's callback for each command. */
+  private readonly collect = (command: Buffer[]): void => {
+    this.batch.push(command);
+  };
+
   constructor(private readonly parser: RespCommandParser) {}
 
   write(chunk: Buffer, emit: (batch: Buffer[][]) => void): void {
-    const batch: Buffer[][] = [];
     try {
-      this.parser.write(chunk, (command) => batch.push(command));
+      this.parser.write(chunk, this.collect);
     } finally {
-      if (batch.length > 0) emit(batch);
+      const batch = this.batch;
+      if (batch.length > 0) {
+        this.batch = [];
+        emit(batch);
+      }
     }
   }
 
