@@ -1,3 +1,5 @@
+import { keyOf } from './arguments';
+import type { Keyspace } from './keyspace';
 import { WRONGTYPE } from './replies';
 import type { SortedSet } from './sorted-set';
 
@@ -20,6 +22,33 @@ export function typeName(value: RedisValue): string {
 export function ofType<T extends RedisValue>(value: RedisValue | undefined, type: abstract new (...args: never[]) => T): T | undefined {
   if (value === undefined || value instanceof type) return value;
   throw WRONGTYPE;
+}
+
+/** The `type` at `key`, made (empty) and stored if the key is missing; WRONGTYPE if it holds another type. */
+export function containerFor<T extends RedisValue>(db: Keyspace, key: string, type: new () => T): T {
+  let container = ofType(db.get(key), type);
+  if (container === undefined) {
+    container = new type();
+    db.set(key, container);
+  }
+  return container;
+}
+
+/** A container that members or fields are removed from by name: a set, a hash, a sorted set. */
+type Removable = RedisValue & { readonly size: number; delete(member: string): boolean };
+
+/**
+ * SREM, HDEL, ZREM: removes the members args[2...] from the `type` at args[1], deleting the key
+ * once it is empty (redis-server keeps no empty containers); returns how many were removed.
+ */
+export function removeMembers<T extends Removable>(db: Keyspace, args: Buffer[], type: abstract new (...args: never[]) => T): number {
+  const key = keyOf(args[1]!);
+  const container = ofType(db.get(key), type);
+  if (container === undefined) return 0;
+  let removed = 0;
+  for (let index = 2; index < args.length; index++) if (container.delete(keyOf(args[index]!))) removed++;
+  if (container.size === 0) db.delete(key);
+  return removed;
 }
 
 /**

@@ -3,24 +3,14 @@ import { addInt64, bytesOf, copyOf, keyOf, parseInt64 } from '../arguments';
 import { commandGroup, ONE_KEY } from '../command';
 import { arityError, NOT_AN_INTEGER, OVERFLOW } from '../replies';
 import type { ClientSession } from '../session';
-import { ofType, RedisHash } from '../values';
+import { containerFor, ofType, RedisHash, removeMembers } from '../values';
 
 const NOT_AN_INTEGER_FIELD = resp.error('ERR hash value is not an integer');
 const EMPTY_MAP: ReadonlyMap<Buffer, Buffer> = new Map();
 
-/** The hash at `key`, created if missing. */
-function hashForWrite(client: ClientSession, key: string): RedisHash {
-  let hash = ofType(client.db.get(key), RedisHash);
-  if (hash === undefined) {
-    hash = new RedisHash();
-    client.db.set(key, hash);
-  }
-  return hash;
-}
-
 function hset(client: ClientSession, args: Buffer[]): RespValue {
   if (args.length % 2 === 1) throw arityError('hset');
-  const hash = hashForWrite(client, keyOf(args[1]!));
+  const hash = containerFor(client.db, keyOf(args[1]!), RedisHash);
   let added = 0;
   for (let index = 2; index < args.length; index += 2) {
     const field = keyOf(args[index]!);
@@ -32,16 +22,6 @@ function hset(client: ClientSession, args: Buffer[]): RespValue {
 
 function hget(client: ClientSession, args: Buffer[]): RespValue {
   return ofType(client.db.read(keyOf(args[1]!)), RedisHash)?.get(keyOf(args[2]!)) ?? null;
-}
-
-function hdel(client: ClientSession, args: Buffer[]): RespValue {
-  const key = keyOf(args[1]!);
-  const hash = ofType(client.db.get(key), RedisHash);
-  if (hash === undefined) return 0;
-  let deleted = 0;
-  for (let index = 2; index < args.length; index++) if (hash.delete(keyOf(args[index]!))) deleted++;
-  if (hash.size === 0) client.db.delete(key);
-  return deleted;
 }
 
 function hlen(client: ClientSession, args: Buffer[]): RespValue {
@@ -64,7 +44,7 @@ function hgetall(client: ClientSession, args: Buffer[]): RespValue {
 function hincrby(client: ClientSession, args: Buffer[]): RespValue {
   const increment = parseInt64(args[3]!);
   if (increment === null) throw NOT_AN_INTEGER;
-  const hash = hashForWrite(client, keyOf(args[1]!));
+  const hash = containerFor(client.db, keyOf(args[1]!), RedisHash);
   const field = keyOf(args[2]!);
   const value = hash.get(field);
   const current = value === undefined ? 0 : parseInt64(value);
@@ -81,7 +61,7 @@ const READ_FAST = ['readonly', 'fast'];
 export const hashCommands = commandGroup('hash', [
   [{ name: 'hset', arity: -4, flags: WRITE_FAST, keys: ONE_KEY, since: '2.0.0', summary: 'Set the string value of a hash field', complexity: 'O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.' }, hset],
   [{ name: 'hget', arity: 3, flags: READ_FAST, keys: ONE_KEY, since: '2.0.0', summary: 'Get the value of a hash field', complexity: 'O(1)' }, hget],
-  [{ name: 'hdel', arity: -3, flags: ['write', 'fast'], keys: ONE_KEY, since: '2.0.0', summary: 'Delete one or more hash fields', complexity: 'O(N) where N is the number of fields to be removed.' }, hdel],
+  [{ name: 'hdel', arity: -3, flags: ['write', 'fast'], keys: ONE_KEY, since: '2.0.0', summary: 'Delete one or more hash fields', complexity: 'O(N) where N is the number of fields to be removed.' }, (client, args) => removeMembers(client.db, args, RedisHash)],
   [{ name: 'hlen', arity: 2, flags: READ_FAST, keys: ONE_KEY, since: '2.0.0', summary: 'Get the number of fields in a hash', complexity: 'O(1)' }, hlen],
   [{ name: 'hexists', arity: 3, flags: READ_FAST, keys: ONE_KEY, since: '2.0.0', summary: 'Determine if a hash field exists', complexity: 'O(1)' }, hexists],
   [{ name: 'hgetall', arity: 2, flags: ['readonly'], keys: ONE_KEY, since: '2.0.0', summary: 'Get all the fields and values in a hash', complexity: 'O(N) where N is the size of the hash.' }, hgetall],

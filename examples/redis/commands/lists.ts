@@ -3,16 +3,11 @@ import { copyOf, countArgument, integerArgument, keyOf } from '../arguments';
 import { commandGroup, ONE_KEY } from '../command';
 import { arityError, EMPTY_ARRAY } from '../replies';
 import type { ClientSession } from '../session';
-import { ofType, RedisList } from '../values';
+import { containerFor, ofType, RedisList } from '../values';
 
 function push(atFront: boolean) {
   return (client: ClientSession, args: Buffer[]): RespValue => {
-    const key = keyOf(args[1]!);
-    let list = ofType(client.db.get(key), RedisList);
-    if (list === undefined) {
-      list = new RedisList();
-      client.db.set(key, list);
-    }
+    const list = containerFor(client.db, keyOf(args[1]!), RedisList);
     for (let index = 2; index < args.length; index++) {
       if (atFront) list.pushFront(copyOf(args[index]!));
       else list.pushBack(copyOf(args[index]!));

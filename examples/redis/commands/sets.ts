@@ -3,30 +3,15 @@ import { bytesOf, countArgument, keyOf } from '../arguments';
 import { commandGroup, ONE_KEY } from '../command';
 import { SYNTAX_ERROR } from '../replies';
 import type { ClientSession } from '../session';
-import { ofType, RedisSet } from '../values';
+import { containerFor, ofType, RedisSet, removeMembers } from '../values';
 
 const EMPTY_SET: ReadonlySet<Buffer> = new Set();
 
 function sadd(client: ClientSession, args: Buffer[]): RespValue {
-  const key = keyOf(args[1]!);
-  let set = ofType(client.db.get(key), RedisSet);
-  if (set === undefined) {
-    set = new RedisSet();
-    client.db.set(key, set);
-  }
+  const set = containerFor(client.db, keyOf(args[1]!), RedisSet);
   let added = 0;
   for (let index = 2; index < args.length; index++) if (set.add(keyOf(args[index]!))) added++;
   return added;
-}
-
-function srem(client: ClientSession, args: Buffer[]): RespValue {
-  const key = keyOf(args[1]!);
-  const set = ofType(client.db.get(key), RedisSet);
-  if (set === undefined) return 0;
-  let removed = 0;
-  for (let index = 2; index < args.length && set.size > 0; index++) if (set.delete(keyOf(args[index]!))) removed++;
-  if (set.size === 0) client.db.delete(key);
-  return removed;
 }
 
 function scard(client: ClientSession, args: Buffer[]): RespValue {
@@ -70,7 +55,7 @@ function spop(client: ClientSession, args: Buffer[]): RespValue {
 
 export const setCommands = commandGroup('set', [
   [{ name: 'sadd', arity: -3, flags: ['write', 'denyoom', 'fast'], keys: ONE_KEY, since: '1.0.0', summary: 'Add one or more members to a set', complexity: 'O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.' }, sadd],
-  [{ name: 'srem', arity: -3, flags: ['write', 'fast'], keys: ONE_KEY, since: '1.0.0', summary: 'Remove one or more members from a set', complexity: 'O(N) where N is the number of members to be removed.' }, srem],
+  [{ name: 'srem', arity: -3, flags: ['write', 'fast'], keys: ONE_KEY, since: '1.0.0', summary: 'Remove one or more members from a set', complexity: 'O(N) where N is the number of members to be removed.' }, (client, args) => removeMembers(client.db, args, RedisSet)],
   [{ name: 'scard', arity: 2, flags: ['readonly', 'fast'], keys: ONE_KEY, since: '1.0.0', summary: 'Get the number of members in a set', complexity: 'O(1)' }, scard],
   [{ name: 'sismember', arity: 3, flags: ['readonly', 'fast'], keys: ONE_KEY, since: '1.0.0', summary: 'Determine if a given value is a member of a set', complexity: 'O(1)' }, sismember],
   [{ name: 'smembers', arity: 2, flags: ['readonly'], keys: ONE_KEY, since: '1.0.0', summary: 'Get all the members in a set', complexity: 'O(N) where N is the set cardinality.' }, smembers],

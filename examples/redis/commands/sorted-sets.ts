@@ -4,7 +4,7 @@ import { commandGroup, ONE_KEY } from '../command';
 import { EMPTY_ARRAY, SYNTAX_ERROR } from '../replies';
 import type { ClientSession } from '../session';
 import { SortedSet, type ScoredMember } from '../sorted-set';
-import { ofType } from '../values';
+import { ofType, removeMembers } from '../values';
 
 const NX_WITH_XX = resp.error('ERR XX and NX options at the same time are not compatible');
 const NX_WITH_GT_OR_LT = resp.error('ERR GT, LT, and/or NX options at the same time are not compatible');
@@ -110,16 +110,6 @@ function zscore(client: ClientSession, args: Buffer[]): RespValue {
 
 function zcard(client: ClientSession, args: Buffer[]): RespValue {
   return ofType(client.db.read(keyOf(args[1]!)), SortedSet)?.size ?? 0;
-}
-
-function zrem(client: ClientSession, args: Buffer[]): RespValue {
-  const key = keyOf(args[1]!);
-  const set = ofType(client.db.get(key), SortedSet);
-  if (set === undefined) return 0;
-  let removed = 0;
-  for (let index = 2; index < args.length; index++) if (set.delete(keyOf(args[index]!))) removed++;
-  if (set.size === 0) client.db.delete(key);
-  return removed;
 }
 
 /** One end of a BYSCORE range: `(` before the number makes it exclusive. */
@@ -267,7 +257,7 @@ export const sortedSetCommands = commandGroup('sorted-set', [
   ],
   [{ name: 'zscore', arity: 3, flags: ['readonly', 'fast'], keys: ONE_KEY, since: '1.2.0', summary: 'Get the score associated with the given member in a sorted set', complexity: 'O(1)' }, zscore],
   [{ name: 'zcard', arity: 2, flags: ['readonly', 'fast'], keys: ONE_KEY, since: '1.2.0', summary: 'Get the number of members in a sorted set', complexity: 'O(1)' }, zcard],
-  [{ name: 'zrem', arity: -3, flags: ['write', 'fast'], keys: ONE_KEY, since: '1.2.0', summary: 'Remove one or more members from a sorted set', complexity: 'O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.' }, zrem],
+  [{ name: 'zrem', arity: -3, flags: ['write', 'fast'], keys: ONE_KEY, since: '1.2.0', summary: 'Remove one or more members from a sorted set', complexity: 'O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.' }, (client, args) => removeMembers(client.db, args, SortedSet)],
   [{ name: 'zrange', arity: -4, flags: ['readonly'], keys: ONE_KEY, since: '1.2.0', summary: 'Return a range of members in a sorted set', complexity: 'O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.' }, zrange],
   [{ name: 'zpopmin', arity: -2, flags: ['write', 'fast'], keys: ONE_KEY, since: '5.0.0', summary: 'Remove and return members with the lowest scores in a sorted set', complexity: 'O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.' }, zpopmin],
 ]);
