@@ -88,7 +88,6 @@ export class TranslatedConnection<S extends Duplex = Duplex> extends Connection 
     });
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('end', () => this.receiveEnd());
-    stream.on('drain', () => this.transportQueued(stream.writableLength));
     stream.on('error', (error: Error) => {
       this.streamError ??= translator.describeError?.(error, stream) ?? error;
     });
@@ -133,16 +132,20 @@ export class TranslatedConnection<S extends Duplex = Duplex> extends Connection 
     const stream = this.stream;
     const chunks = this.takeOutput();
     if (chunks !== null) {
-      if (chunks.length === 1) {
-        stream.write(chunks[0]);
-      } else {
-        stream.cork();
-        for (const chunk of chunks) stream.write(chunk);
-        stream.uncork();
-      }
+      const last = chunks.length - 1;
+      if (last > 0) stream.cork();
+      for (let i = 0; i < last; i++) stream.write(chunks[i]);
+      // Writes complete in order: when the last is done, so are the others. 'drain' would not
+      // do — it comes only after a write that went over the stream's own high-water mark.
+      stream.write(chunks[last], this.streamWrote);
+      if (last > 0) stream.uncork();
     }
     if (this.takeShutdown()) stream.end();
     this.transportQueued(stream.writableLength);
+  };
+
+  private readonly streamWrote = (): void => {
+    if (!this.isClosed) this.transportQueued(this.stream.writableLength);
   };
 }
 
