@@ -99,7 +99,7 @@ describe('offload', function () {
       assert.equal(pool.queueSize, 2);
       subscription.unsubscribe();
       assert.equal(pool.queueSize, 0, "the queued tasks left Piscina's queue");
-      await eventually(() => workersStopped === 4, 2000, 'the running tasks to be stopped');
+      await eventually(() => workersStopped === 4, 5000, 'the running tasks to be stopped');
       await delay(500);
       assert.deepEqual(results, []);
     } finally {
