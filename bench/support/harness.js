@@ -287,7 +287,7 @@ const fmtMiB = (bytes) => (Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1)
 
 module.exports = {
   ROOT, RESULTS, HOST, LOAD_CPU, SERVER_CPU, SERVERS, Proc,
-  buildTools, selectServers, startServer, stopServer, runTool, tool, describeExit,
+  buildTools, selectServers, startServer, stopServer, runTool, tool, describeExit, freePort,
   rssBytes, fdCount, median, usage, machineNote, commandLine, writeSection, today, delay, log,
   fmtInt, fmtK, fmtNum, fmtMiB,
 };
