@@ -99,8 +99,7 @@ function write(value: RespValue, protocol: RespProtocol, buffer: Buffer, offset:
       if (value === null) return writeAscii(buffer, offset, protocol === 3 ? '_\r\n' : '$-1\r\n');
       if (value instanceof Uint8Array) {
         offset = writeHeader(buffer, offset, 0x24, value.length); // $
-        buffer.set(value, offset);
-        return writeCrlf(buffer, offset + value.length);
+        return writeCrlf(buffer, writeBytes(buffer, offset, value));
       }
       if (isArray(value)) return writeItems(buffer, offset, 0x2a, value, value.length, protocol); // *
       if (value instanceof Map) {
@@ -235,6 +234,17 @@ function writeUtf8(buffer: Buffer, offset: number, text: string): number {
     if (index === text.length) return offset + index;
   }
   return offset + buffer.write(text, offset);
+}
+
+/** Copies `bytes` to `offset`, byte by byte when they are few (cheaper than TypedArray#set's call); returns the offset after them. */
+function writeBytes(buffer: Buffer, offset: number, bytes: Uint8Array): number {
+  const length = bytes.length;
+  if (length <= SHORT_TEXT) {
+    for (let index = 0; index < length; index++) buffer[offset + index] = bytes[index]!;
+  } else {
+    buffer.set(bytes, offset);
+  }
+  return offset + length;
 }
 
 /** `:<digits>\r\n` for a safe integer, without making a string of it. */
