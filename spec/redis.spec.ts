@@ -62,6 +62,16 @@ for (const backend of BACKENDS) {
           assert.equal(await redis.client('GETNAME'), 'worker-1');
           await assert.rejects(redis.client('SETNAME', 'a b'), /ERR Client names cannot contain spaces/);
           assert.equal(await redis.call('CLIENT', 'SETINFO', 'LIB-NAME', 'spec'), 'OK');
+          const info = (await redis.client('INFO')) as string;
+          assert.match(info, new RegExp(`^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${port} name=worker-1 age=\\d+ .* resp=${protocol} lib-name=spec lib-ver=\\S*\\n$`));
+          const other = client(port, protocol);
+          try {
+            await other.ping();
+            const list = ((await redis.client('LIST')) as string).trim().split('\n');
+            assert.ok(list.length >= 2 && list.some((line) => line.startsWith(`id=${id} `)), list.join('\n'));
+          } finally {
+            other.disconnect();
+          }
           await assert.rejects(redis.call('CLIENT', 'NOPE'), /^ReplyError: ERR unknown subcommand 'NOPE'. Try CLIENT HELP.$/);
           await assert.rejects(redis.call('CLIENT', 'SETNAME'), /ERR wrong number of arguments for 'client\|setname' command/);
         });

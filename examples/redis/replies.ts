@@ -1,4 +1,4 @@
-import { resp, type RespReplyError } from '../../operators';
+import { resp, type RespProtocol, type RespReplyError, type RespValue } from '../../operators';
 
 // Replies and error replies used by many commands, made once: an error value captures a stack
 // trace when it is created, which would cost more than the command itself.
@@ -13,6 +13,11 @@ export const NOT_A_FLOAT = resp.error('ERR value is not a valid float');
 export const NOT_POSITIVE = resp.error('ERR value is out of range, must be positive');
 export const SYNTAX_ERROR = resp.error('ERR syntax error');
 export const OVERFLOW = resp.error('ERR increment or decrement would overflow');
+
+/** Text for people (INFO, CLIENT LIST): a verbatim string under RESP3, a bulk string under RESP2, as redis-server sends it. */
+export function textReply(protocol: RespProtocol, text: string): RespValue {
+  return protocol === 3 ? resp.verbatim(text) : text;
+}
 
 /** redis-server's reply to a command given the wrong number of arguments; `name` as in its table, e.g. 'client|setname'. */
 export function arityError(name: string): RespReplyError {

@@ -1,6 +1,7 @@
 import type { ServerStats, SocketAddress } from '../../lib';
 import type { CommandTable } from './command';
 import type { Keyspace } from './keyspace';
+import type { ClientSession } from './session';
 
 /** What the whole server shares: the keyspace, the command table, and what INFO and CONFIG report. */
 export class RedisServerState {
@@ -8,6 +9,8 @@ export class RedisServerState {
   commandsProcessed = 0;
   /** The bound addresses, once listening. */
   addresses: readonly SocketAddress[] = [];
+  /** The connected clients, for CLIENT LIST. */
+  readonly clients = new Set<ClientSession>();
 
   constructor(
     readonly keyspace: Keyspace,

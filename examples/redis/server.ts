@@ -1,4 +1,4 @@
-import { catchError, EMPTY, map, type Observable, of, takeWhile, throwError } from 'rxjs';
+import { catchError, EMPTY, finalize, map, type Observable, of, takeWhile, throwError } from 'rxjs';
 
 import { type Connection, type Server, type ServerOptions, serve } from '../../lib';
 import { encodeReply, FramingError, RespProtocolError, respCommandBatches } from '../../operators';
@@ -64,12 +64,14 @@ export function startRedisServer(options: RedisServerOptions = {}): RedisServer 
 }
 
 function serveClient(conn: Connection, state: RedisServerState): Observable<Buffer> {
-  const client = new ClientSession(state, conn.id);
+  const client = new ClientSession(state, conn);
+  state.clients.add(client);
   return conn.input$.pipe(
     respCommandBatches(),
     map((batch) => client.execute(batch)),
     takeWhile(() => !client.closing, true), // QUIT: its +OK goes out, then the connection closes
     catchError(answerInputError),
+    finalize(() => state.clients.delete(client)),
   );
 }
 

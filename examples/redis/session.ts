@@ -1,3 +1,4 @@
+import type { Connection, SocketAddress } from '../../lib';
 import { encodeReplies, RespReplyError, type RespProtocol, type RespValue } from '../../operators';
 import type { Keyspace } from './keyspace';
 import { arityError, unknownCommand } from './replies';
@@ -16,17 +17,40 @@ export class ClientSession {
   libraryVersion: Buffer | null = null;
   /** Set by QUIT: the connection closes once the replies so far are written. */
   closing = false;
+  readonly connectedAt = Date.now();
   /** The replies of the batch being executed; kept to save an array per batch. */
   private readonly replies: RespValue[] = [];
 
   constructor(
     readonly server: RedisServerState,
-    /** CLIENT ID and HELLO's id: the connection's id, unique for the life of the process. */
-    readonly id: number,
+    private readonly connection: Connection,
   ) {}
+
+  /** CLIENT ID and HELLO's id: the connection's id, unique for the life of the process. */
+  get id(): number {
+    return this.connection.id;
+  }
 
   get db(): Keyspace {
     return this.server.keyspace;
+  }
+
+  /** A line of CLIENT LIST (and CLIENT INFO): redis-server's fields that mean something here, and 7.2's lib-name and lib-ver. */
+  describe(): string {
+    const fields: [string, string | number][] = [
+      ['id', this.id],
+      ['addr', addressText(this.connection.remote)],
+      ['laddr', addressText(this.connection.local)],
+      ['name', this.name?.toString('latin1') ?? ''],
+      ['age', Math.floor((Date.now() - this.connectedAt) / 1000)],
+      ['flags', 'N'],
+      ['db', 0],
+      ['user', 'default'],
+      ['resp', this.protocol],
+      ['lib-name', this.libraryName?.toString('latin1') ?? ''],
+      ['lib-ver', this.libraryVersion?.toString('latin1') ?? ''],
+    ];
+    return `${fields.map(([field, value]) => `${field}=${value}`).join(' ')}\n`;
   }
 
   /**
@@ -71,4 +95,9 @@ export class ClientSession {
       throw error;
     }
   }
+}
+
+/** An address as redis-server writes it in CLIENT LIST: ip:port, or path:0 for a unix socket. */
+function addressText(address: SocketAddress): string {
+  return address.scheme === 'unix' ? `${address.path}:0` : `${address.host}:${address.port}`;
 }

@@ -1,7 +1,7 @@
 import { resp, type RespValue } from '../../../operators';
 import { integerArgument, isOption, parseInteger } from '../arguments';
 import { commandGroup, NO_KEYS, subcommands } from '../command';
-import { arityError, OK, PONG, SYNTAX_ERROR } from '../replies';
+import { arityError, OK, PONG, SYNTAX_ERROR, textReply } from '../replies';
 import type { ClientSession } from '../session';
 
 /** The redis-server version whose behaviour this example follows, and which its tests compare it with. */
@@ -98,6 +98,12 @@ function hello(client: ClientSession, args: Buffer[]): RespValue {
 
 const client = subcommands('client', {
   id: { arity: 2, help: ['ID', 'Return the ID of the current connection.'], run: (session) => session.id },
+  info: { arity: 2, help: ['INFO', 'Return information about the current client connection.'], run: (session) => textReply(session.protocol, session.describe()) },
+  list: {
+    arity: 2,
+    help: ['LIST', 'Return information about client connections.'],
+    run: (session) => textReply(session.protocol, [...session.server.clients].map((other) => other.describe()).join('')),
+  },
   getname: { arity: 2, help: ['GETNAME', 'Return the name of the current connection.'], run: (session) => session.name },
   setname: {
     arity: 3,

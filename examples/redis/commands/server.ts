@@ -4,7 +4,7 @@ import { resp, type RespValue } from '../../../operators';
 import { isOption, keyOf } from '../arguments';
 import { type Command, type CommandGroup, commandGroup, NO_KEYS, subcommands } from '../command';
 import { globMatch } from '../glob';
-import { OK, SYNTAX_ERROR } from '../replies';
+import { OK, SYNTAX_ERROR, textReply } from '../replies';
 import type { ClientSession } from '../session';
 import { REDIS_VERSION } from './connection';
 
@@ -196,7 +196,7 @@ function info(client: ClientSession, args: Buffer[]): RespValue {
     .filter(([title]) => everything || wanted.has(title.toLowerCase()))
     .map(([title, fields]) => `# ${title}\r\n${fields.map(([name, value]) => `${name}:${value}\r\n`).join('')}`)
     .join('\r\n');
-  return client.protocol === 3 ? resp.verbatim(text) : text;
+  return textReply(client.protocol, text);
 }
 
 /** FLUSHDB and FLUSHALL [ASYNC | SYNC]: both are immediate here. */
