@@ -285,6 +285,26 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('resumes after backpressure even with a high-water mark below the socket buffers', async () => {
+      const { server, port } = await startServer(backend, (conn) => conn.input$, { highWaterMark: 4096, lowWaterMark: 1024 });
+      try {
+        const socket = await connect(port);
+        socket.pause(); // fill every buffer on the way back first, in 8 KiB echoes
+        const payload = pattern(8 * 1024 * 1024, 5);
+        for (let offset = 0; offset < payload.length; offset += 8192) {
+          socket.write(payload.subarray(offset, offset + 8192));
+          if (offset % (256 * 1024) === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await delay(300);
+        const echoed = readBytes(socket, payload.length);
+        socket.resume();
+        assert.ok((await echoed).subarray(0, payload.length).equals(payload));
+        socket.destroy();
+      } finally {
+        await server.close();
+      }
+    });
+
     it('reports why a connection closed', async () => {
       const reasons: string[] = [];
       const { server, port } = await startServer(backend, (conn) => {

@@ -65,17 +65,21 @@ class NodeConnection extends Connection {
     const chunks = this.takeOutput();
     if (chunks !== null) {
       this.backend.writes++;
-      if (chunks.length === 1) {
-        socket.write(chunks[0]);
-      } else {
-        socket.cork();
-        for (const chunk of chunks) socket.write(chunk);
-        socket.uncork();
-      }
+      const last = chunks.length - 1;
+      if (last > 0) socket.cork();
+      for (let i = 0; i < last; i++) socket.write(chunks[i]);
+      // The last write's callback reports the drain: 'drain' alone would never come when our
+      // high-water mark is below the socket's own and write() kept returning true.
+      socket.write(chunks[last], this.written);
+      if (last > 0) socket.uncork();
     }
     if (this.takeShutdown()) socket.end();
     this.transportQueued(socket.writableLength);
   }
+
+  private readonly written = (): void => {
+    if (!this.isClosed) this.transportQueued(this.socket.writableLength);
+  };
 
   protected override transportBacklog(): number {
     // writableLength counts a chunk until libuv has written all of it; libuv's write queue
