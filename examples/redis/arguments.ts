@@ -178,6 +178,17 @@ export function isOption(argument: Uint8Array, name: string): boolean {
   return true;
 }
 
+/** Bit flags for a command's options, one each in the order given: optionFlags('nx', 'xx') is { nx: 1, xx: 2 }. */
+export function optionFlags<Name extends string>(...names: Name[]): Readonly<Record<Name, number>> {
+  return Object.fromEntries(names.map((name, index) => [name, 1 << index])) as Record<Name, number>;
+}
+
+/** The flag of the option that `argument` names (in any case), or 0 if it names none of `flags`. */
+export function optionFlag(argument: Uint8Array, flags: Readonly<Record<string, number>>): number {
+  for (const name in flags) if (isOption(argument, name)) return flags[name]!;
+  return 0;
+}
+
 /** Buffer's own latin1 decoder, which toString('latin1') reaches only after looking the encoding up. */
 type Latin1Slicer = { latin1Slice(start: number, end: number): string };
 

@@ -1,5 +1,5 @@
 import { resp, type RespValue } from '../../../operators';
-import { bytesOf, integerArgument, isOption, keyOf } from '../arguments';
+import { bytesOf, integerArgument, keyOf, optionFlag, optionFlags } from '../arguments';
 import { ALL_KEYS, commandGroup, NO_KEYS, ONE_KEY } from '../command';
 import { globMatch } from '../glob';
 import { invalidExpireTime } from '../replies';
@@ -31,17 +31,8 @@ function keys(client: ClientSession, args: Buffer[]): RespValue {
   return matched;
 }
 
-// EXPIRE's conditions, as bits.
-const NX = 1;
-const XX = 2;
-const GT = 4;
-const LT = 8;
-const CONDITIONS = [
-  ['nx', NX],
-  ['xx', XX],
-  ['gt', GT],
-  ['lt', LT],
-] as const;
+const CONDITIONS = optionFlags('nx', 'xx', 'gt', 'lt');
+const { nx: NX, xx: XX, gt: GT, lt: LT } = CONDITIONS;
 const NX_WITH_OTHERS = resp.error('ERR NX and XX, GT or LT options at the same time are not compatible');
 const GT_WITH_LT = resp.error('ERR GT and LT options at the same time are not compatible');
 
@@ -58,9 +49,9 @@ function expireCommand(name: string, unitMs: 1 | 1000, relative: boolean) {
   return (client: ClientSession, args: Buffer[]): RespValue => {
     let conditions = 0;
     for (let index = 3; index < args.length; index++) {
-      const condition = CONDITIONS.find(([option]) => isOption(args[index]!, option));
+      const condition = optionFlag(args[index]!, CONDITIONS);
       if (!condition) throw resp.error(`ERR Unsupported option ${args[index]!.toString('utf8')}`);
-      conditions |= condition[1];
+      conditions |= condition;
     }
     if (conditions & NX && conditions & (XX | GT | LT)) throw NX_WITH_OTHERS;
     if (conditions & GT && conditions & LT) throw GT_WITH_LT;

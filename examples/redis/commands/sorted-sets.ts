@@ -1,5 +1,5 @@
 import { resp, type RespValue } from '../../../operators';
-import { bytesOf, countArgument, doubleArgument, formatDouble, integerArgument, isOption, keyOf, strtod } from '../arguments';
+import { bytesOf, countArgument, doubleArgument, formatDouble, integerArgument, isOption, keyOf, optionFlag, optionFlags, strtod } from '../arguments';
 import { commandGroup, ONE_KEY } from '../command';
 import { EMPTY_ARRAY, SYNTAX_ERROR } from '../replies';
 import type { ClientSession } from '../session';
@@ -34,29 +34,16 @@ function withScoresReply(client: ClientSession, entries: readonly ScoredMember[]
   return reply;
 }
 
-// ZADD's options, as bits.
-const NX = 1;
-const XX = 2;
-const GT = 4;
-const LT = 8;
-const CH = 16;
-const INCR = 32;
-const ZADD_OPTIONS = [
-  ['nx', NX],
-  ['xx', XX],
-  ['gt', GT],
-  ['lt', LT],
-  ['ch', CH],
-  ['incr', INCR],
-] as const;
+const ZADD_OPTIONS = optionFlags('nx', 'xx', 'gt', 'lt', 'ch', 'incr');
+const { nx: NX, xx: XX, gt: GT, lt: LT, ch: CH, incr: INCR } = ZADD_OPTIONS;
 
 /** ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...], as redis-server 7's zaddGenericCommand. */
 function zadd(client: ClientSession, args: Buffer[], options = 0): RespValue {
   let first = 2; // the first score
   for (; first < args.length; first++) {
-    const option = ZADD_OPTIONS.find(([name]) => isOption(args[first]!, name));
+    const option = optionFlag(args[first]!, ZADD_OPTIONS);
     if (!option) break;
-    options |= option[1];
+    options |= option;
   }
   const pairs = (args.length - first) / 2;
   if (pairs === 0 || !Number.isInteger(pairs)) throw SYNTAX_ERROR;

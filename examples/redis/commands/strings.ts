@@ -1,5 +1,5 @@
 import { resp, type RespValue } from '../../../operators';
-import { addInt64, copyOf, deadlineArgument, isOption, keyOf, parseInt64 } from '../arguments';
+import { addInt64, copyOf, deadlineArgument, isOption, keyOf, optionFlags, parseInt64 } from '../arguments';
 import { commandGroup, ALL_KEYS, ONE_KEY } from '../command';
 import { arityError, NOT_AN_INTEGER, OK, OVERFLOW, SYNTAX_ERROR, WRONGTYPE } from '../replies';
 import type { ClientSession } from '../session';
@@ -22,15 +22,7 @@ function get(client: ClientSession, args: Buffer[]): RespValue {
   throw WRONGTYPE;
 }
 
-// SET's options, as bits.
-const NX = 1;
-const XX = 2;
-const GET = 4;
-const KEEPTTL = 8;
-const EX = 16;
-const PX = 32;
-const EXAT = 64;
-const PXAT = 128;
+const { nx: NX, xx: XX, get: GET, keepttl: KEEPTTL, ex: EX, px: PX, exat: EXAT, pxat: PXAT } = optionFlags('nx', 'xx', 'get', 'keepttl', 'ex', 'px', 'exat', 'pxat');
 const EXPIRY_OPTIONS = [
   { name: 'ex', flag: EX, unitMs: 1000, relative: true },
   { name: 'px', flag: PX, unitMs: 1, relative: true },
