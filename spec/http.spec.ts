@@ -131,7 +131,8 @@ for (const backend of BACKENDS) {
         const started = Date.now();
         assert.equal((await get(agent, port, '/')).body, 'Hello World!\n');
         const waited = Date.now() - started;
-        assert.ok(waited < 150, `GET / took ${waited} ms beside busy workers`);
+        // Well under one 400 ms task: GET / did not wait for the pool, even on a loaded machine.
+        assert.ok(waited < 350, `GET / took ${waited} ms beside busy workers`);
         await Promise.all(busy);
       } finally {
         agent.destroy();

@@ -43,12 +43,13 @@ describe('offload', function () {
     const startedSerial = Date.now();
     await lastValueFrom(from(tasks.slice(0, 4)).pipe(offload(pool, { concurrency: 1 }), toArray()));
     const serial = Date.now() - startedSerial;
-    assert.ok(parallel < 600, `8 tasks took ${parallel} ms with concurrency 4`);
+    assert.ok(parallel < 700, `8 tasks took ${parallel} ms with concurrency 4`);
     assert.ok(serial >= 400, `4 tasks took only ${serial} ms with concurrency 1`);
   });
 
   it('emits each result when it is ready with ordered: false', async () => {
-    const tasks = [300, 10, 150, 60].map((ms, id) => ({ id, ms }));
+    // Gaps of 100 ms and more, so that a loaded machine cannot reorder them.
+    const tasks = [500, 10, 300, 150].map((ms, id) => ({ id, ms }));
     const results = await lastValueFrom(from(tasks).pipe(offload(pool, { ordered: false }), toArray()));
     assert.deepEqual(results, [1, 3, 2, 0]);
   });
@@ -99,7 +100,8 @@ describe('offload', function () {
       assert.equal(pool.queueSize, 2);
       subscription.unsubscribe();
       assert.equal(pool.queueSize, 0, "the queued tasks left Piscina's queue");
-      await eventually(() => workersStopped === 4, 5000, 'the running tasks to be stopped');
+      // At least the 4 running tasks' workers (a replacement from an earlier test may add one).
+      await eventually(() => workersStopped >= 4, 5000, 'the running tasks to be stopped');
       await delay(500);
       assert.deepEqual(results, []);
     } finally {
