@@ -263,9 +263,11 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   }
 
   private readBulkLength(line: Buffer, start: number, cr: number, offset: number): void {
-    if (line[start] !== DOLLAR) {
+    // An empty line (its CR held over from the previous chunk) begins with that CR.
+    const first = start < cr ? line[start]! : CR;
+    if (first !== DOLLAR) {
       // redis-server 7 replaces CR and LF in error texts with spaces.
-      const got = line[start] === CR || line[start] === LF ? ' ' : String.fromCharCode(line[start]!);
+      const got = first === CR || first === LF ? ' ' : String.fromCharCode(first);
       this.fail('EXPECTED_DOLLAR', `Protocol error: expected '$', got '${got}'`, offset);
     }
     const length = parseRedisInteger(line, start + 1, cr);

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
 import { Command } from 'ioredis';
+import { from, lastValueFrom } from 'rxjs';
 import { encodeReply, RespProtocolError, respCommandBatches, respCommands, type RespCommandsOptions } from '../../operators';
 import { RespCommandParser, commandLimits } from '../../operators/internal/resp-command-parser';
 import { bytesFrom, chunk, chunkingArbitrary, decode, typedErrorCode, unpooled, type Decoded } from './support';
@@ -260,6 +261,18 @@ describe('operators: respCommands', () => {
     it('skips blank lines', () => {
       assertCommands(decode(respCommands(), [Buffer.from('\r\n   \n\t\r\nPING\n')]), [[Buffer.from('PING')]]);
     });
+  });
+
+  it('names the same byte when a line's CR ends one chunk and the next starts elsewhere', async () => {
+    // Found by the property above: "*1\r\n" then an empty line whose CR closes the first chunk.
+    const input = Buffer.from('*1\r\n\r*');
+    for (let cut = 1; cut < input.length; cut++) {
+      const error = await lastValueFrom(from([input.subarray(0, cut), input.subarray(cut)]).pipe(respCommands()), { defaultValue: null }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      assert.equal(error?.message, "Protocol error: expected '$', got ' '", `cut at ${cut}`);
+    }
   });
 
   it('rejects limits that are not non-negative integers', () => {
