@@ -263,7 +263,7 @@ describe('operators: respCommands', () => {
     });
   });
 
-  it('names the same byte when a line's CR ends one chunk and the next starts elsewhere', async () => {
+  it("names the same byte when a line's CR ends one chunk and the next starts elsewhere", async () => {
     // Found by the property above: "*1\r\n" then an empty line whose CR closes the first chunk.
     const input = Buffer.from('*1\r\n\r*');
     for (let cut = 1; cut < input.length; cut++) {
