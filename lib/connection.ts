@@ -1,7 +1,7 @@
 import { Observable, OperatorFunction, Subject, Subscriber } from 'rxjs';
 
 import type { SocketAddress } from './address';
-import { LimitError } from './errors';
+import { ConnectionError, LimitError, RxloopError } from './errors';
 
 /** What may be written: Buffers and Uint8Arrays go out as they are, strings as UTF-8. */
 export type Chunk = Buffer | Uint8Array | string;
@@ -9,10 +9,22 @@ export type Chunk = Buffer | Uint8Array | string;
 export interface CloseReason {
   /**
    * 'end': both sides finished in order; 'destroy': destroy() was called; 'timeout': the peer
-   * never completed a graceful close; 'error': a socket error, given in `error`.
+   * never completed a graceful close; 'error': a socket error, given in `error`; 'detach': the
+   * socket left rxloop, open, through detach().
    */
-  readonly reason: 'end' | 'destroy' | 'timeout' | 'error';
+  readonly reason: 'end' | 'destroy' | 'timeout' | 'error' | 'detach';
   readonly error?: Error;
+}
+
+/** A socket handed over by detach(). */
+export interface Detached {
+  /** The descriptor, open and no longer watched by rxloop: e.g. `new net.Socket({ fd })`. */
+  readonly fd: number;
+  /**
+   * Input rxloop read but nobody consumed: what arrived after detach() was called, and what was
+   * held for a subscriber that never came. The new owner continues from here.
+   */
+  readonly input: Buffer;
 }
 
 /** What a connection needs from the server that accepted it. */
@@ -42,6 +54,7 @@ const SHUTDOWN_SENT = 64;
 const SCHEDULED = 128; // queued for this turn's flush
 const CLOSED = 256;
 const PROGRESSED = 512; // input arrived or output drained since the close timer last looked
+const DETACHING = 1024; // detach() waits for queued output to drain
 
 /** What most connections never need, kept apart so that an idle connection stays small. */
 class Extras {
@@ -54,6 +67,7 @@ class Extras {
   lingerTimer: NodeJS.Timeout | null = null;
   /** What the transport still held when the close timer was last armed. */
   lingerBacklog = 0;
+  detaching: { resolve(detached: Detached): void; reject(error: Error): void } | null = null;
 }
 
 /** input$: one shared subscribe function and a back-reference, rather than a closure each. */
@@ -125,6 +139,19 @@ export abstract class Connection {
   protected abstract setTransportReading(on: boolean): void;
   protected abstract destroyTransport(): void;
   protected abstract scheduleFlush(): void;
+
+  /**
+   * Takes the socket out of the transport without closing it and returns its fd, or -1 if it is
+   * already gone. Input read before this call may still arrive, up to the next microtask.
+   */
+  protected detachTransport(): number {
+    return -1;
+  }
+
+  /** Whether detachTransport() is implemented: node:net cannot give up a socket. */
+  protected get canDetach(): boolean {
+    return false;
+  }
 
   /** Output the transport still holds; a backend that learns of it only on drain can ask here. */
   protected transportBacklog(): number {
@@ -245,6 +272,26 @@ export abstract class Connection {
     this.finish(error ? { reason: 'error', error } : { reason: 'destroy' }, null);
   }
 
+  /**
+   * Hands the socket over: reading stops at once, queued output is flushed, and then the fd
+   * leaves rxloop, open, with the input nobody consumed (see Detached). input$ completes and
+   * closed$ reports 'detach'. Rejects if the connection closes first, or is closing already.
+   */
+  detach(): Promise<Detached> {
+    if (this.state & (CLOSE_REQUESTED | CLOSED | DETACHING)) {
+      return Promise.reject(new RxloopError('detach(): the connection is closing, closed or detaching', 'ERR_RXLOOP_DETACH'));
+    }
+    if (!this.canDetach) {
+      return Promise.reject(new RxloopError('detach() needs the native backend: node:net cannot give up a socket', 'ERR_RXLOOP_DETACH_UNSUPPORTED'));
+    }
+    this.state |= DETACHING;
+    this.applyReading();
+    return new Promise((resolve, reject) => {
+      this.more().detaching = { resolve, reject };
+      this.detachWhenDrained();
+    });
+  }
+
   /** Stops reading: the peer is slowed by TCP flow control until resume(). */
   pause(): void {
     this.state |= USER_PAUSED;
@@ -263,6 +310,10 @@ export abstract class Connection {
     this.owner.bytesIn += chunk.length;
     this.idleSweeps = 0;
     this.state |= PROGRESSED;
+    if (this.state & DETACHING) {
+      (this.more().held ??= []).push(chunk); // the new owner's, not the subscribers'
+      return;
+    }
     const subscribers = this.subscribers;
     if (subscribers !== null && !Array.isArray(subscribers)) {
       if (!subscribers.closed) {
@@ -287,7 +338,8 @@ export abstract class Connection {
 
   /** The peer shut its write side (FIN). */
   receiveEnd(): void {
-    if (this.state & INPUT_ENDED) return;
+    // A detached socket reports its FIN again to its new owner.
+    if (this.state & (INPUT_ENDED | DETACHING)) return;
     this.state |= INPUT_ENDED;
     this.endInput(null);
   }
@@ -314,6 +366,7 @@ export abstract class Connection {
     // Kept a small integer where it fits, so the field is not boxed as a heap number.
     this.queuedBelow = bytes <= 0x7fffffff ? bytes | 0 : bytes;
     this.checkBackpressure();
+    if (this.state & DETACHING) this.detachWhenDrained();
   }
 
   /** The transport is gone: `error` is set for a socket error, null for an orderly close. */
@@ -378,10 +431,31 @@ export abstract class Connection {
     const state = this.state;
     if (state & CLOSED) return;
     const holds = this.owner.pauseOnBackpressure !== false ? USER_PAUSED | OUTPUT_BLOCKED | HOLDING : USER_PAUSED | HOLDING;
-    const want = !(state & INPUT_ENDED) && ((state & CLOSE_REQUESTED) !== 0 || !(state & holds));
+    const want = !(state & (INPUT_ENDED | DETACHING)) && ((state & CLOSE_REQUESTED) !== 0 || !(state & holds));
     if (want === ((state & READING) !== 0)) return;
     this.state ^= READING;
     this.setTransportReading(want);
+  }
+
+  private detachWhenDrained(): void {
+    const extras = this.extras!;
+    const waiter = extras.detaching;
+    if (waiter === null || this.state & CLOSED || this.pendingBytes + this.queuedBelow > 0) return;
+    extras.detaching = null;
+    const fd = this.detachTransport();
+    if (fd < 0) {
+      this.finish({ reason: 'destroy' }, null);
+      waiter.reject(new ConnectionError('EBADF', 'detach(): the socket was already closed'));
+      return;
+    }
+    // Records of the batch being dispatched were read before the fd left the loop: let them
+    // arrive (into `held`) before handing the input over.
+    queueMicrotask(() => {
+      const held = extras.held;
+      extras.held = null;
+      this.finish({ reason: 'detach' }, null);
+      waiter.resolve({ fd, input: held === null ? Buffer.alloc(0) : Buffer.concat(held) });
+    });
   }
 
   private endInput(error: Error | null): void {
@@ -419,6 +493,10 @@ export abstract class Connection {
       }
     }
     extras.drain?.complete();
+    if (extras.detaching !== null) {
+      extras.detaching.reject(reason.error ?? new RxloopError(`detach(): the connection closed first (${reason.reason})`, 'ERR_RXLOOP_DETACH'));
+      extras.detaching = null;
+    }
   }
 
   private startLinger(): void {

@@ -1,5 +1,5 @@
 export { type AddressOptions, type ListenAddress, type Scheme, SocketAddress, parseAddress } from './address';
-export { type Chunk, type CloseReason, Connection } from './connection';
+export { type Chunk, type CloseReason, Connection, type Detached } from './connection';
 export { type DialOptions, dial } from './dial';
 export { AddressError, ConnectError, ConnectionError, LimitError, ListenError, RxloopError } from './errors';
 export { type BackendName } from './select-backend';

@@ -170,6 +170,7 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::SetReading>("setReading"),
                          InstanceMethod<&Loop::Backlog>("backlog"),
                          InstanceMethod<&Loop::Destroy>("destroy"),
+                         InstanceMethod<&Loop::Detach>("detach"),
                          InstanceMethod<&Loop::Close>("close"),
                      });
 }
@@ -433,6 +434,16 @@ void Loop::Destroy(const Napi::CallbackInfo& info) {
   uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
   if (closed_ || slot >= conns_.size() || conns_[slot].fd < 0) return;
   CloseConn(slot, 0, false);
+}
+
+// detach(slot) → fd, still open and ours no more; -1 if the connection is already gone. Output
+// the loop still held is lost, so JavaScript detaches only once its remainder has drained.
+Napi::Value Loop::Detach(const Napi::CallbackInfo& info) {
+  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (closed_ || slot >= conns_.size() || conns_[slot].fd < 0) return Napi::Number::New(info.Env(), -1);
+  int fd = conns_[slot].fd;
+  ReleaseConn(slot);
+  return Napi::Number::New(info.Env(), fd);
 }
 
 void Loop::Close(const Napi::CallbackInfo&) { Teardown(); }
@@ -704,16 +715,21 @@ void Loop::ShutdownWrite(uint32_t slot, bool report) {
 }
 
 void Loop::CloseConn(uint32_t slot, int err, bool report) {
+  int fd = conns_[slot].fd;
+  ReleaseConn(slot);
+  CloseFd(fd);
+  stats_[kStatClosed]++;
+  if (report) Emit(kRecordClosed, slot, err, 0);
+}
+
+void Loop::ReleaseConn(uint32_t slot) {
   Conn& conn = conns_[slot];
   if (poller_) poller_->Set(conn.fd, ConnToken(slot), conn.interest, 0);
-  CloseFd(conn.fd);
   conn.fd = -1;
   conn.interest = 0;
   conn.out.Reset();
   closed_this_round_.push_back(slot);
   open_conns_--;
-  stats_[kStatClosed]++;
-  if (report) Emit(kRecordClosed, slot, err, 0);
   if (!closed_) UpdateRef();
 }
 

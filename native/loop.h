@@ -111,6 +111,7 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void SetReading(const Napi::CallbackInfo& info);
   Napi::Value Backlog(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   // One wake-up.
@@ -132,6 +133,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
 
   // `report` adds a Closed record; closes asked for by JavaScript are not reported back.
   void CloseConn(uint32_t slot, int err, bool report);
+  // Takes the connection out of the poller and the table; its fd stays open.
+  void ReleaseConn(uint32_t slot);
   void UpdateInterest(Conn& conn, uint32_t slot);
   void UpdateRef();
   void Teardown();

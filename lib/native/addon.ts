@@ -17,6 +17,7 @@ export interface NativeLoopHandle {
   setReading(slot: number, on: boolean): void;
   backlog(slot: number): number;
   destroy(slot: number): void;
+  detach(slot: number): number;
   close(): void;
 }
 

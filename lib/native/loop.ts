@@ -81,6 +81,18 @@ class NativeConnection extends Connection {
   protected scheduleFlush(): void {
     currentLoop().flushQueue.add(this);
   }
+
+  protected override get canDetach(): boolean {
+    return true;
+  }
+
+  protected override detachTransport(): number {
+    const loop = currentLoop();
+    const fd = loop.handle.detach(this.slot);
+    // The slot is reused only after this round; until then, late records still find this connection.
+    queueMicrotask(() => loop.forget(this));
+    return fd;
+  }
 }
 
 interface Dialing {
