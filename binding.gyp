@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/loop.cc",
+        "native/handoff.cc",
         "native/sockets.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { Server } from '../lib';
+import type { Balance, Server } from '../lib';
 
 /** The options every example understands; each example says which of them it uses. */
 export interface ExampleArgs {
@@ -15,6 +15,11 @@ export interface ExampleArgs {
   tlsPort?: number;
   cert?: string;
   key?: string;
+  /** --loops: loops in worker threads (-1: one per core); --balance: how they share connections. */
+  loops?: number;
+  balance?: Balance;
+  /** --udp-port: also serve datagrams. */
+  udpPort?: number;
 }
 
 /** A server an example started; `scheme: 'tls'` announces its addresses as tls://. */
@@ -34,7 +39,8 @@ const examples: Record<string, () => Example> = {
   proxy: () => require('./proxy').example as Example,
 };
 
-const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--tls-port N --cert FILE --key FILE] [--to URL] [--backend native|node|auto]`;
+const USAGE = `usage: rxloop <${Object.keys(examples).join('|')}> [--port N] [--host H] [--unix PATH] [--udp-port N] [--tls-port N --cert FILE --key FILE] [--to URL] [--loops N] [--balance NAME] [--backend native|node|auto]`;
+const BALANCES = ['round-robin', 'least-connections', 'random', 'source-hash', 'reuseport'];
 
 function fail(message: string): never {
   process.stderr.write(`rxloop: ${message}\n${USAGE}\n`);
@@ -66,13 +72,28 @@ export async function main(argv: string[]): Promise<void> {
         cert: { type: 'string' },
         to: { type: 'string' },
         key: { type: 'string' },
+        loops: { type: 'string' },
+        balance: { type: 'string' },
+        'udp-port': { type: 'string' },
       },
       strict: true,
     }));
   } catch (error) {
     fail((error as Error).message);
   }
-  for (const [option, arg] of [['port', 'port'], ['host', 'host'], ['unix', 'unix'], ['tls-port', 'tlsPort'], ['cert', 'cert'], ['key', 'key'], ['to', 'to']] as const) {
+  const optionArgs = [
+    ['port', 'port'],
+    ['host', 'host'],
+    ['unix', 'unix'],
+    ['tls-port', 'tlsPort'],
+    ['cert', 'cert'],
+    ['key', 'key'],
+    ['to', 'to'],
+    ['loops', 'loops'],
+    ['balance', 'balance'],
+    ['udp-port', 'udpPort'],
+  ] as const;
+  for (const [option, arg] of optionArgs) {
     if (values[option] !== undefined && !example.accepts.includes(arg)) fail(`${name} does not take --${option}`);
   }
   if ((values['tls-port'] === undefined) !== (values.cert === undefined) || (values.cert === undefined) !== (values.key === undefined)) {
@@ -80,6 +101,11 @@ export async function main(argv: string[]): Promise<void> {
   }
   const backend = values.backend as string | undefined;
   if (backend !== undefined && !['native', 'node', 'auto'].includes(backend)) fail(`unknown backend '${backend}'`);
+  const loops = values.loops === undefined ? undefined : Number(values.loops);
+  if (loops !== undefined && !(Number.isInteger(loops) && (loops >= 1 || loops === -1))) fail(`--loops must be a positive integer or -1, not '${values.loops}'`);
+  const balance = values.balance as string | undefined;
+  if (balance !== undefined && !BALANCES.includes(balance)) fail(`unknown balance '${balance}' (expected ${BALANCES.join(', ')})`);
+  if (balance !== undefined && (loops ?? 1) === 1) fail('--balance needs --loops N with N other than 1');
   const args: ExampleArgs = {
     port: parsePort(values.port as string | undefined, '--port') ?? (values.unix ? undefined : example.defaultPort),
     host: (values.host as string | undefined) ?? '127.0.0.1',
@@ -89,6 +115,9 @@ export async function main(argv: string[]): Promise<void> {
     cert: values.cert as string | undefined,
     to: values.to as string | undefined,
     key: values.key as string | undefined,
+    loops,
+    balance: balance as Balance | undefined,
+    udpPort: parsePort(values['udp-port'] as string | undefined, '--udp-port'),
   };
 
   let servers: ExampleServer[] = [];

@@ -39,6 +39,10 @@ export interface BoundListener {
   close(): void;
 }
 
+/** How an acceptor picks the loop for each connection (native/handoff.h mirrors the numbers). */
+export const HAND_OFF_BALANCES = ['round-robin', 'least-connections', 'random', 'source-hash'] as const;
+export type HandOffBalance = (typeof HAND_OFF_BALANCES)[number];
+
 /** Counters of the loop that serves a server (shared by every server on that loop). */
 export interface LoopCounters {
   batches: number;

@@ -59,3 +59,14 @@ export class LimitError extends RxloopError {
     super(message, code);
   }
 }
+
+/** A loop of a server that runs several failed: its worker could not start, threw, or exited. */
+export class LoopError extends RxloopError {
+  constructor(
+    /** The loop's index, from 0. */
+    readonly loop: number,
+    message: string,
+  ) {
+    super(`loop ${loop}: ${message}`, 'ERR_RXLOOP_LOOP');
+  }
+}

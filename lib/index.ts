@@ -1,10 +1,13 @@
 export { type AddressOptions, type ListenAddress, type Scheme, SocketAddress, parseAddress } from './address';
 export { type Chunk, type CloseReason, Connection, type Detached } from './connection';
 export { type DialOptions, dial } from './dial';
-export { AddressError, ConnectError, ConnectionError, LimitError, ListenError, RxloopError } from './errors';
+export { AddressError, ConnectError, ConnectionError, LimitError, ListenError, LoopError, RxloopError } from './errors';
+export { type Balance, type HandlerModule } from './loops';
 export { type BackendName } from './select-backend';
 export {
   ConnectionsObservable,
+  type Handler,
+  type LoopStats,
   type Server,
   type ServerOptions,
   type ServerStats,

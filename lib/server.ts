@@ -1,9 +1,10 @@
-import { Observable, ObservableInput, ReplaySubject, Subscriber, from, lastValueFrom, merge } from 'rxjs';
+import { NEVER, Observable, ObservableInput, ReplaySubject, Subscriber, from, lastValueFrom, merge } from 'rxjs';
 
 import { type ListenAddress, SocketAddress, parseAddress } from './address';
-import type { Backend, BoundListener, ServerOwner } from './backend';
+import type { Backend, BoundListener, ListenOptions, ServerOwner } from './backend';
 import type { Chunk, Connection } from './connection';
-import { LimitError } from './errors';
+import { LimitError, type LoopError, RxloopError } from './errors';
+import { type Balance, type HandlerModule, serveOnLoops } from './loops';
 import { type BackendName, selectBackend } from './select-backend';
 
 export interface ServerOptions {
@@ -35,6 +36,18 @@ export interface ServerOptions {
    * this connection's own input (a proxy couples its two sides itself).
    */
   pauseOnBackpressure?: boolean;
+  /**
+   * serve() only: how many loops serve the connections, each in its own worker thread (-1: one
+   * per core; default 1, in this thread). Needs the native backend and a handler module.
+   */
+  loops?: number;
+  /**
+   * How connections are spread over several loops (default 'round-robin'): an acceptor in this
+   * thread hands each accepted socket natively to the loop it picks ('round-robin',
+   * 'least-connections', 'random', or 'source-hash' by the peer's IP), or with 'reuseport' each
+   * loop binds its own SO_REUSEPORT listener and the kernel picks.
+   */
+  balance?: Balance;
 }
 
 export interface ServerStats {
@@ -55,6 +68,17 @@ export interface ServerStats {
   idleTimeouts: number;
   /** Connections destroyed for queuing more than maxWritableLength. */
   outputLimitHits: number;
+  /** With several loops: each loop's own share. */
+  loops?: LoopStats[];
+}
+
+/** One loop of a server that runs several; `connections` counts detached ones as open. */
+export interface LoopStats
+  extends Pick<ServerStats, 'connections' | 'accepted' | 'bytesIn' | 'bytesOut' | 'batches' | 'reads' | 'writev'> {
+  /** The worker thread's threadId. */
+  threadId: number;
+  /** False once its worker has died. */
+  alive: boolean;
 }
 
 const DEFAULTS = {
@@ -69,8 +93,11 @@ const DEFAULTS = {
 // An idle connection is found within a quarter of idleTimeout of reaching it.
 const IDLE_SWEEPS = 4;
 
+/** Starts a subscription's listeners: on addresses, or an inbox another loop hands sockets to. */
+export type Bind = (state: ServerState) => Promise<BoundListener>[];
+
 /** One subscription's server: its listeners, its connections and its counters. */
-class ServerState implements ServerOwner {
+export class ServerState implements ServerOwner {
   readonly highWaterMark: number;
   readonly lowWaterMark: number;
   readonly maxWritableLength: number;
@@ -167,8 +194,8 @@ export class ConnectionsObservable extends Observable<Connection> {
   private readonly bound = new ReplaySubject<SocketAddress[]>(1);
   private current: ServerState | null = null;
 
-  constructor(addresses: ListenAddress[], options: ServerOptions) {
-    super((subscriber) => this.start(subscriber, addresses, options));
+  constructor(bind: Bind, options: ServerOptions) {
+    super((subscriber) => this.start(subscriber, bind, options));
     this.listening$ = this.bound.asObservable();
   }
 
@@ -182,7 +209,7 @@ export class ConnectionsObservable extends Observable<Connection> {
     return this.current?.open() ?? [];
   }
 
-  private start(subscriber: Subscriber<Connection>, addresses: ListenAddress[], options: ServerOptions): () => void {
+  private start(subscriber: Subscriber<Connection>, bind: Bind, options: ServerOptions): () => void {
     let state: ServerState;
     try {
       state = new ServerState(selectBackend(options.backend), options, subscriber);
@@ -191,19 +218,9 @@ export class ConnectionsObservable extends Observable<Connection> {
       return () => undefined;
     }
     this.current = state;
-    const keepAlive = options.keepAlive === true ? 60 : typeof options.keepAlive === 'number' ? options.keepAlive : 0;
     Promise.all(
-      addresses.map((address) =>
-        state.backend.listen(
-          address,
-          {
-            backlog: address.options.backlog ?? options.backlog ?? DEFAULTS.backlog,
-            reusePort: address.options.reuseport ?? options.reuseport ?? false,
-            noDelay: options.noDelay ?? DEFAULTS.noDelay,
-            keepAliveSeconds: keepAlive,
-          },
-          state,
-        ).then((listener) => {
+      bind(state).map((bound) =>
+        bound.then((listener) => {
           if (state.stopped) listener.close();
           else state.listeners.push(listener);
           return listener;
@@ -222,13 +239,30 @@ export class ConnectionsObservable extends Observable<Connection> {
   }
 }
 
+/** What a listener needs from the server's options and the address's own. */
+export function listenOptions(address: ListenAddress, options: ServerOptions): ListenOptions {
+  const keepAlive = options.keepAlive === true ? 60 : typeof options.keepAlive === 'number' ? options.keepAlive : 0;
+  return {
+    backlog: address.options.backlog ?? options.backlog ?? DEFAULTS.backlog,
+    reusePort: address.options.reuseport ?? options.reuseport ?? false,
+    noDelay: options.noDelay ?? DEFAULTS.noDelay,
+    keepAliveSeconds: keepAlive,
+  };
+}
+
 /**
  * A stream of connections on `address` (or several): `tcp://host:port`, `tcp://[::1]:port`,
  * `unix:///path` or `unix://@name`, with `?reuseport=true&backlog=N` if wanted.
  */
 export function connections$(address: string | string[], options: ServerOptions = {}): ConnectionsObservable {
   const list = (Array.isArray(address) ? address : [address]).map(parseAddress);
-  return new ConnectionsObservable(list, options);
+  if ((options.loops ?? 1) !== 1) {
+    throw new RxloopError('connections$ runs on one loop: for several, give serve() a handler module', 'ERR_RXLOOP_LOOPS');
+  }
+  return new ConnectionsObservable(
+    (state) => list.map((address) => state.backend.listen(address, listenOptions(address, options), state)),
+    options,
+  );
 }
 
 export interface Server {
@@ -237,19 +271,30 @@ export interface Server {
   stats(): ServerStats | null;
   /** Stops listening, closes every connection gracefully and resolves once all are closed. */
   close(): Promise<void>;
+  /** Failures of the server's loops (worker threads) while it runs; a one-loop server has none. */
+  readonly errors$: Observable<LoopError>;
 }
+
+/** What serve() runs for each connection: whatever it emits is written back, in order. */
+export type Handler = (conn: Connection) => ObservableInput<Chunk>;
 
 /**
  * Serves `handler` on `address`: for each connection, whatever the returned Observable emits is
  * written back in order; when it completes the connection closes gracefully, when it errors the
  * connection is destroyed. serve(addr, conn => conn.input$) is an echo server.
+ *
+ * With `loops` other than 1, each loop runs in a worker thread, so the handler must be named as
+ * a module (a closure cannot cross threads): a path or file URL whose `handler` export (or default
+ * export) is the handler, or `{ path, export }`.
  */
-export function serve(
-  address: string | string[],
-  handler: (conn: Connection) => ObservableInput<Chunk>,
-  options: ServerOptions = {},
-): Server {
-  const source = connections$(address, options);
+export function serve(address: string | string[], handler: Handler | HandlerModule, options: ServerOptions = {}): Server {
+  const addresses = Array.isArray(address) ? address : [address];
+  if (typeof handler !== 'function' || (options.loops ?? 1) !== 1) return serveOnLoops(addresses, handler, options);
+  return serveConnections(connections$(addresses, options), handler);
+}
+
+/** serve() on an existing stream of connections. */
+export function serveConnections(source: ConnectionsObservable, handler: Handler): Server {
   let failed: (error: unknown) => void = () => undefined;
   const listening = new Promise<SocketAddress[]>((resolve, reject) => {
     failed = reject;
@@ -277,5 +322,6 @@ export function serve(
       subscription.unsubscribe();
       if (open.length > 0) await lastValueFrom(merge(...open.map((conn) => conn.closed$)), { defaultValue: undefined });
     },
+    errors$: NEVER,
   };
 }

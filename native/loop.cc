@@ -66,6 +66,18 @@ ssize_t SendVector(int fd, iovec* iov, int count) {
   return n;
 }
 
+// A free slot of `table`, or a new one at its end.
+template <typename T>
+uint32_t TakeSlot(std::deque<T>& table, std::vector<uint32_t>& free) {
+  if (free.empty()) {
+    table.emplace_back();
+    return static_cast<uint32_t>(table.size() - 1);
+  }
+  uint32_t slot = free.back();
+  free.pop_back();
+  return slot;
+}
+
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
   std::string message = std::string(syscall) + " " + uv_err_name(-err) + ": " + uv_strerror(-err);
   Napi::Error error = Napi::Error::New(env, message);
@@ -171,6 +183,8 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::Backlog>("backlog"),
                          InstanceMethod<&Loop::Destroy>("destroy"),
                          InstanceMethod<&Loop::Detach>("detach"),
+                         InstanceMethod<&Loop::OpenInbox>("openInbox"),
+                         InstanceMethod<&Loop::HandOff>("handOff"),
                          InstanceMethod<&Loop::Close>("close"),
                      });
 }
@@ -239,6 +253,7 @@ void Loop::Teardown() {
     if (listener.fd < 0) continue;
     CloseFd(listener.fd);
     listener.fd = -1;
+    listener.balancer.reset();
     if (!listener.unix_path.empty()) unlink(listener.unix_path.c_str());
   }
   open_listeners_ = 0;
@@ -272,16 +287,8 @@ Napi::Value Loop::Listen(const Napi::CallbackInfo& info) {
   }
   if (r.fd < 0) throw ErrnoError(env, "listen", r.err);
 
-  uint32_t slot;
-  if (!free_listeners_.empty()) {
-    slot = free_listeners_.back();
-    free_listeners_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(listeners_.size());
-    listeners_.emplace_back();
-  }
+  uint32_t slot = NewListenerSlot();
   Listener& listener = listeners_[slot];
-  listener = Listener();
   listener.fd = r.fd;
   listener.tcp = tcp;
   listener.no_delay = no_delay;
@@ -304,6 +311,70 @@ Napi::Value Loop::Listen(const Napi::CallbackInfo& info) {
   return result;
 }
 
+uint32_t Loop::NewListenerSlot() {
+  uint32_t slot = TakeSlot(listeners_, free_listeners_);
+  listeners_[slot] = Listener();
+  return slot;
+}
+
+// openInbox(closedCounts: Uint32Array, index, tcp) → [slot, writeFd]: sockets sent to writeFd are
+// served here, announced like accepted ones (as coming from listener `slot`); each one's close
+// is counted in closedCounts[index]. The write end belongs to whoever handOff() gives it to.
+Napi::Value Loop::OpenInbox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "openInbox: loop is closed");
+  Napi::Uint32Array counts = info[0].As<Napi::Uint32Array>();
+  uint32_t index = info[1].As<Napi::Number>().Uint32Value();
+  if (index >= counts.ElementLength()) throw Napi::RangeError::New(env, "openInbox: index out of range");
+  int fds[2];
+  int err = rxloop::OpenInbox(fds);
+  if (err != 0) throw ErrnoError(env, "socketpair", err);
+  uint32_t slot = NewListenerSlot();
+  Listener& inbox = listeners_[slot];
+  err = poller_->Set(fds[0], ListenerToken(slot), 0, kReadable);
+  if (err != 0) {
+    CloseFd(fds[0]);
+    CloseFd(fds[1]);
+    free_listeners_.push_back(slot);
+    throw ErrnoError(env, "epoll_ctl", err);
+  }
+  inbox.fd = fds[0];
+  inbox.inbox = true;
+  inbox.tcp = info[2].ToBoolean();
+  inbox.closed_counts = Napi::Persistent(counts);
+  inbox.closed_counter = counts.Data() + index;
+  open_listeners_++;
+  UpdateRef();
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, slot));
+  result.Set(1u, Napi::Number::New(env, fds[1]));
+  return result;
+}
+
+// handOff(slot, inboxWriteFds: number[], closedCounts: Uint32Array, balance): from now on the
+// listener sends what it accepts to those inboxes, one loop per connection by `balance`.
+void Loop::HandOff(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  Napi::Array fds = info[1].As<Napi::Array>();
+  Napi::Uint32Array counts = info[2].As<Napi::Uint32Array>();
+  int balance = info[3].As<Napi::Number>().Int32Value();
+  std::vector<int> inboxes;
+  for (uint32_t i = 0; i < fds.Length(); i++) inboxes.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
+  // Taken over before any check can fail, so that the write ends are closed on every path.
+  auto balancer = std::make_unique<Balancer>(static_cast<Balance>(balance), std::move(inboxes), counts.Data(),
+                                             reinterpret_cast<uintptr_t>(this) ^ uv_hrtime());
+  if (slot >= listeners_.size() || listeners_[slot].fd < 0 || listeners_[slot].inbox) {
+    throw Napi::Error::New(env, "handOff: no such listener");
+  }
+  if (balance < 0 || balance > static_cast<int>(Balance::kSourceHash) || balancer->size() == 0 ||
+      counts.ElementLength() < balancer->size()) {
+    throw Napi::RangeError::New(env, "handOff: bad balance, inboxes or counters");
+  }
+  listeners_[slot].balancer = std::move(balancer);
+  listeners_[slot].closed_counts = Napi::Persistent(counts);
+}
+
 void Loop::Unlisten(const Napi::CallbackInfo& info) {
   uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
   if (slot >= listeners_.size() || listeners_[slot].fd < 0) return;
@@ -311,6 +382,7 @@ void Loop::Unlisten(const Napi::CallbackInfo& info) {
   if (!listener.backed_off && poller_) poller_->Set(listener.fd, ListenerToken(slot), kReadable, 0);
   CloseFd(listener.fd);
   listener.fd = -1;
+  listener.balancer.reset();
   if (!listener.unix_path.empty()) unlink(listener.unix_path.c_str());
   free_listeners_.push_back(slot);
   open_listeners_--;
@@ -458,7 +530,12 @@ void Loop::RunRound() {
     uint64_t token = events_[i].token;
     uint32_t slot = static_cast<uint32_t>(token >> 1);
     if (token & 1) {
-      if (slot < listeners_.size() && listeners_[slot].fd >= 0) AcceptAll(slot);
+      if (slot >= listeners_.size() || listeners_[slot].fd < 0) continue;
+      if (listeners_[slot].inbox) {
+        AdoptAll(slot);
+      } else {
+        AcceptAll(slot);
+      }
     } else if (slot < conns_.size() && conns_[slot].fd >= 0) {
       HandleConnEvents(slot, events_[i].events);
     }
@@ -492,18 +569,13 @@ void Loop::AcceptAll(uint32_t listener_slot) {
       return;
     }
     SetStreamOptions(fd, listener.tcp, listener.no_delay, listener.keep_alive_seconds);
-    uint32_t slot = NewConnSlot(fd, listener.tcp);
-    Conn& conn = conns_[slot];
-    conn.reading = true;
-    if (poller_->Set(fd, ConnToken(slot), 0, kReadable) != 0) {
-      CloseFd(fd);
-      conn.fd = -1;
-      free_conns_.push_back(slot);
+    stats_[kStatAccepted]++;
+    if (listener.balancer) {
+      SendToLoop(listener, fd, remote, remote_len);
       continue;
     }
-    conn.interest = kReadable;
-    open_conns_++;
-    stats_[kStatAccepted]++;
+    uint32_t slot = NewConnSlot(fd, listener.tcp);
+    if (!Serve(slot, nullptr)) continue;
 
     const uint8_t* local = listener.local;
     size_t local_len = listener.local_len;
@@ -522,21 +594,82 @@ void Loop::AcceptAll(uint32_t listener_slot) {
   }
 }
 
-uint32_t Loop::NewConnSlot(int fd, bool tcp) {
-  uint32_t slot;
-  if (!free_conns_.empty()) {
-    slot = free_conns_.back();
-    free_conns_.pop_back();
+void Loop::SendToLoop(Listener& listener, int fd, const sockaddr_storage& remote, socklen_t remote_len) {
+  uint8_t payload[2 * kMaxEncodedAddress];
+  size_t len = EncodeAddress(remote, remote_len, payload);
+  sockaddr_storage local;
+  socklen_t local_len = sizeof(local);
+  if (listener.wildcard && getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
+    len += EncodeAddress(local, local_len, payload + len);
   } else {
-    slot = static_cast<uint32_t>(conns_.size());
-    conns_.emplace_back();
+    memcpy(payload + len, listener.local, listener.local_len);
+    len += listener.local_len;
   }
+  Balancer& balancer = *listener.balancer;
+  size_t first = balancer.Choose(payload);
+  // A full inbox (EAGAIN) or a loop that is gone (ECONNREFUSED): the next loop takes it.
+  for (size_t i = 0; i < balancer.size(); i++) {
+    size_t loop = (first + i) % balancer.size();
+    if (SendSocket(balancer.inbox(loop), fd, payload, len) == 0) {
+      balancer.Sent(loop);
+      stats_[kStatHandedOff]++;
+      CloseFd(fd);  // the serving loop holds its own copy now
+      return;
+    }
+  }
+  stats_[kStatHandOffFailures]++;
+  CloseFd(fd);
+}
+
+void Loop::AdoptAll(uint32_t inbox_slot) {
+  for (;;) {
+    if (!EnsureRoom(kAcceptBlockSize)) return;
+    Listener& inbox = listeners_[inbox_slot];
+    if (inbox.fd < 0) return;
+    uint8_t* block = slab_ + slab_used_;
+    size_t len = 0;
+    int fd = ReceiveSocket(inbox.fd, block + 4, kAcceptBlockSize - 4, &len);
+    if (fd == -1) continue;  // a datagram without a socket: nothing to serve
+    // EAGAIN: empty. Anything else on a socketpair we own is not worth more than ending the round.
+    if (fd < 0) return;
+    uint32_t slot = NewConnSlot(fd, inbox.tcp);
+    if (!Serve(slot, inbox.closed_counter)) continue;
+    stats_[kStatAccepted]++;
+    block[0] = inbox_slot & 0xff;
+    block[1] = (inbox_slot >> 8) & 0xff;
+    block[2] = (inbox_slot >> 16) & 0xff;
+    block[3] = (inbox_slot >> 24) & 0xff;
+    size_t offset = slab_used_;
+    slab_used_ += 4 + len;
+    Emit(kRecordAccept, slot, static_cast<double>(NextConnectionId()), static_cast<double>(offset));
+  }
+}
+
+bool Loop::Serve(uint32_t slot, uint32_t* closed_counter) {
+  Conn& conn = conns_[slot];
+  conn.reading = true;
+  if (poller_->Set(conn.fd, ConnToken(slot), 0, kReadable) != 0) {
+    CloseFd(conn.fd);
+    conn.fd = -1;
+    free_conns_.push_back(slot);
+    if (closed_counter != nullptr) __atomic_fetch_add(closed_counter, 1, __ATOMIC_RELAXED);
+    return false;
+  }
+  conn.interest = kReadable;
+  conn.closed_counter = closed_counter;
+  open_conns_++;
+  return true;
+}
+
+uint32_t Loop::NewConnSlot(int fd, bool tcp) {
+  uint32_t slot = TakeSlot(conns_, free_conns_);
   Conn& conn = conns_[slot];
   conn.fd = fd;
   conn.interest = 0;
   conn.tcp = tcp;
   conn.connecting = conn.reading = conn.read_eof = false;
   conn.write_shut = conn.shutdown_when_drained = false;
+  conn.closed_counter = nullptr;
   return slot;
 }
 
@@ -728,6 +861,10 @@ void Loop::ReleaseConn(uint32_t slot) {
   conn.fd = -1;
   conn.interest = 0;
   conn.out.Reset();
+  if (conn.closed_counter != nullptr) {
+    __atomic_fetch_add(conn.closed_counter, 1, __ATOMIC_RELAXED);
+    conn.closed_counter = nullptr;
+  }
   closed_this_round_.push_back(slot);
   open_conns_--;
   if (!closed_) UpdateRef();

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "handoff.h"
 #include "poller.h"
 #include "sockets.h"
 
@@ -42,6 +43,8 @@ enum StatIndex : int {
   kStatWritev,
   kStatBytesOut,
   kStatClosed,
+  kStatHandedOff,        // accepted here, served by another loop
+  kStatHandOffFailures,  // accepted here, closed because no loop would take it
   kStatCount,
 };
 
@@ -74,6 +77,7 @@ struct Conn {
   bool read_eof = false;           // the peer sent FIN
   bool write_shut = false;         // we sent FIN
   bool shutdown_when_drained = false;
+  uint32_t* closed_counter = nullptr;  // counts closes for an acceptor that balances by load
   OutBuffer out;
 };
 
@@ -87,6 +91,12 @@ struct Listener {
   std::string unix_path;  // unlinked on close, as node:net does
   uint8_t local[kMaxEncodedAddress];
   size_t local_len = 0;
+  // An acceptor's listener sends what it accepts to other loops instead of serving it.
+  std::unique_ptr<Balancer> balancer;
+  Napi::Reference<Napi::Uint32Array> closed_counts;  // keeps the shared counters alive
+  // An inbox is not listening: its fd receives sockets another loop accepted.
+  bool inbox = false;
+  uint32_t* closed_counter = nullptr;
 };
 
 struct UvHandles;
@@ -112,11 +122,18 @@ class Loop : public Napi::ObjectWrap<Loop> {
   Napi::Value Backlog(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value OpenInbox(const Napi::CallbackInfo& info);
+  void HandOff(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   // One wake-up.
   void RunRound();
   void AcceptAll(uint32_t listener_slot);
+  void AdoptAll(uint32_t inbox_slot);
+  void SendToLoop(Listener& listener, int fd, const sockaddr_storage& remote, socklen_t remote_len);
+  uint32_t NewListenerSlot();
+  // Starts serving a new connection; false (and the fd closed) if the poller refuses it.
+  bool Serve(uint32_t slot, uint32_t* closed_counter);
   void BackOff(uint32_t listener_slot);
   void EndBackOff();
   void HandleConnEvents(uint32_t slot, uint32_t events);

@@ -50,12 +50,13 @@ export function startRedisServer(options: RedisServerOptions = {}): RedisServer 
   server = serve(address, (conn) => serveClient(conn, state), serverOptions);
   server.listening.then((addresses) => (state.addresses = addresses), () => undefined);
   keyspace.startSweeping();
-  const { listening, stats } = server;
+  const { listening, stats, errors$ } = server;
   const close = server.close;
   return {
     keyspace,
     listening,
     stats,
+    errors$,
     close: async () => {
       keyspace.stopSweeping();
       await close();

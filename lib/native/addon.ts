@@ -18,6 +18,8 @@ export interface NativeLoopHandle {
   backlog(slot: number): number;
   destroy(slot: number): void;
   detach(slot: number): number;
+  openInbox(closedCounts: Uint32Array, index: number, tcp: boolean): [number, number];
+  handOff(slot: number, inboxes: number[], closedCounts: Uint32Array, balance: number): void;
   close(): void;
 }
 

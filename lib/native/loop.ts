@@ -1,15 +1,17 @@
 import { getSystemErrorMap } from 'node:util';
 
 import { type ListenAddress, SocketAddress } from '../address';
-import type {
-  Backend,
-  BoundListener,
-  DialSocketOptions,
-  DialTarget,
-  ListenOptions,
-  LoopCounters,
-  PendingDial,
-  ServerOwner,
+import {
+  type Backend,
+  type BoundListener,
+  HAND_OFF_BALANCES,
+  type HandOffBalance,
+  type DialSocketOptions,
+  type DialTarget,
+  type ListenOptions,
+  type LoopCounters,
+  type PendingDial,
+  type ServerOwner,
 } from '../backend';
 import { Connection, type ConnectionOwner } from '../connection';
 import { ConnectError, ConnectionError, ListenError } from '../errors';
@@ -120,9 +122,11 @@ export class NativeLoop implements Backend {
   readonly flushQueue = new FlushQueue((connections) => this.flush(connections as NativeConnection[]));
   private readonly records = new Float64Array(RECORD_CAPACITY * RECORD_WIDTH);
   private readonly io = new Float64Array(FLUSH_CAPACITY * IO_WIDTH);
-  private readonly stats = new Float64Array(STAT_NAMES.length);
+  // Shared, so that a server running several loops can read every loop's counters at any time.
+  private readonly stats = new Float64Array(new SharedArrayBuffer(STAT_NAMES.length * Float64Array.BYTES_PER_ELEMENT));
   private readonly connections: (NativeConnection | undefined)[] = [];
   private readonly listeners: (NativeListener | undefined)[] = [];
+  private readonly listenerSlots = new WeakMap<BoundListener, number>();
   private readonly dialing = new Map<number, Dialing>();
   private slab: ArrayBuffer | null = null;
   private slabBytes = Buffer.alloc(0);
@@ -154,14 +158,48 @@ export class NativeLoop implements Backend {
     const local = decodeAddress(encoded, 0);
     const wildcard = local.scheme === 'tcp' && (local.host === '0.0.0.0' || local.host === '::');
     this.listeners[slot] = { owner, local, wildcard };
-    return {
-      address: local,
+    return this.boundListener(slot, owner, local);
+  }
+
+  private boundListener(slot: number, owner: ServerOwner, address: SocketAddress): BoundListener {
+    const listener: BoundListener = {
+      address,
       close: () => {
+        this.listenerSlots.delete(listener);
         if (this.listeners[slot]?.owner !== owner) return;
         this.listeners[slot] = undefined;
         this.handle.unlisten(slot);
       },
     };
+    this.listenerSlots.set(listener, slot);
+    return listener;
+  }
+
+  /**
+   * Makes `listener` (one of this loop's) send every connection it accepts to another loop's
+   * inbox, chosen by `balance`; `closedCounts[i]` counts the closes of loop i's connections.
+   */
+  handOff(listener: BoundListener, inboxes: number[], closedCounts: Uint32Array, balance: HandOffBalance): void {
+    const slot = this.listenerSlots.get(listener);
+    if (slot === undefined) throw new RangeError('handOff: not a listener of this loop');
+    this.handle.handOff(slot, inboxes, closedCounts, HAND_OFF_BALANCES.indexOf(balance));
+  }
+
+  /**
+   * Serves, for `owner`, the connections another loop's listener hands off to the returned
+   * inbox fd; each close is counted in `closedCounts[index]`.
+   */
+  openInbox(owner: ServerOwner, closedCounts: Uint32Array, index: number, scheme: 'tcp' | 'unix'): { fd: number; listener: BoundListener } {
+    const [slot, fd] = this.handle.openInbox(closedCounts, index, scheme === 'tcp');
+    // Every handed-off connection carries its own local address.
+    const local = new SocketAddress(scheme, '', 0);
+    this.listeners[slot] = { owner, local, wildcard: true };
+    return { fd, listener: this.boundListener(slot, owner, local) };
+  }
+
+  /** Every counter of this loop, live, in the order of STAT_NAMES. */
+  get statsBuffer(): SharedArrayBuffer {
+    return this.stats.buffer as SharedArrayBuffer;
   }
 
   dial(target: DialTarget, options: DialSocketOptions, owner: ConnectionOwner): PendingDial {

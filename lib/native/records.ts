@@ -11,5 +11,16 @@ export const RECORD_CONNECTED = 6; // a: slab offset of [0xffffffff][remote][loc
 export const IO_WIDTH = 3; // in: [slot, flags, bufferCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
 export const FLUSH_SHUTDOWN = 1;
 
-export const STAT_NAMES = ['batches', 'accepted', 'acceptBackoffs', 'reads', 'bytesIn', 'writev', 'bytesOut', 'closed'] as const;
+export const STAT_NAMES = [
+  'batches',
+  'accepted',
+  'acceptBackoffs',
+  'reads',
+  'bytesIn',
+  'writev',
+  'bytesOut',
+  'closed',
+  'handedOff',
+  'handOffFailures',
+] as const;
 export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;

@@ -1,0 +1,93 @@
+// One loop of a server that runs several: a worker thread with its own native loop, serving the
+// connections its acceptor hands over (or, with reuseport, those of its own listener) with the
+// handler module. lib/loops.ts is the other side of these messages.
+import { parentPort, workerData } from 'node:worker_threads';
+
+import type { Connection } from './connection';
+import { RxloopError } from './errors';
+import type { FromLoop, LoopWorkerData, ToLoop } from './loops';
+import { PUBLISHED } from './loops';
+import { type NativeLoop, nativeLoop } from './native/loop';
+import { ConnectionsObservable, type Handler, type Server, serve, serveConnections } from './server';
+
+const PUBLISH_INTERVAL_MS = 100;
+
+const data = workerData as LoopWorkerData;
+const port = parentPort!;
+const post = (message: FromLoop): void => port.postMessage(message);
+
+function loadHandler(): Handler {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const module = require(data.handler.path) as Record<string, unknown> & { default?: unknown };
+  const candidates = data.handler.export !== undefined ? [module[data.handler.export]] : [module.handler, module.default, module];
+  const handler = candidates.find((candidate) => typeof candidate === 'function');
+  if (handler === undefined) {
+    const wanted = data.handler.export !== undefined ? `an export '${data.handler.export}'` : "a 'handler' or default export";
+    throw new RxloopError(`${data.handler.path} has no ${wanted} that is a function`, 'ERR_RXLOOP_HANDLER_MODULE');
+  }
+  return handler as Handler;
+}
+
+/** Serves what the acceptor sends to one inbox per address; answers with the inboxes' fds. */
+function serveInboxes(loop: NativeLoop, handler: Handler, schemes: ('tcp' | 'unix')[]): { server: Server; fds: number[] } {
+  const fds: number[] = [];
+  const source = new ConnectionsObservable(
+    (state) =>
+      schemes.map((scheme, a) => {
+        const inbox = loop.openInbox(state, data.closedCounts, a * data.loops + data.index, scheme);
+        fds.push(inbox.fd);
+        return Promise.resolve(inbox.listener);
+      }),
+    data.options,
+  );
+  return { server: serveConnections(source, handler), fds };
+}
+
+function start(): void {
+  const loop = nativeLoop();
+  if (loop instanceof Error) throw loop;
+  const handler = loadHandler();
+  let server: Server | null = null;
+  const publish = (): void => {
+    const stats = server?.stats();
+    if (stats) PUBLISHED.forEach((name, i) => (data.published[i] = stats[name]));
+  };
+  setInterval(publish, PUBLISH_INTERVAL_MS).unref();
+
+  port.on('message', (message: ToLoop) => {
+    switch (message.type) {
+      case 'inbox': {
+        const inboxes = serveInboxes(loop, handler, message.schemes);
+        server = inboxes.server;
+        server.listening.then(
+          () => post({ type: 'inbox', fds: inboxes.fds }),
+          (error: Error & { code?: string }) => post({ type: 'failed', message: error.message, code: error.code }),
+        );
+        break;
+      }
+      case 'listen':
+        server = serve(message.addresses, handler, { ...data.options, backend: 'native' });
+        server.listening.then(
+          (addresses) => post({ type: 'listening', addresses: addresses.map(String) }),
+          (error: Error & { code?: string }) => post({ type: 'failed', message: error.message, code: error.code }),
+        );
+        break;
+      case 'close':
+        // Drains this loop's connections (each within closeTimeout), then ends the thread.
+        (server?.close() ?? Promise.resolve()).finally(() => {
+          publish();
+          process.exit(0);
+        });
+        break;
+    }
+  });
+  post({ type: 'started', stats: loop.statsBuffer });
+}
+
+try {
+  start();
+} catch (error) {
+  const e = error as Error & { code?: string };
+  post({ type: 'failed', message: e.message, code: e.code });
+}
+

@@ -1,0 +1,241 @@
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+import { Observable, Subject } from 'rxjs';
+
+import { type ListenAddress, SocketAddress, parseAddress } from './address';
+import { type BoundListener, HAND_OFF_BALANCES, type HandOffBalance, type ServerOwner } from './backend';
+import { LoopError, RxloopError } from './errors';
+import { nativeLoop } from './native/loop';
+import { STAT_NAMES } from './native/records';
+import type { LoopStats, Server, ServerOptions, ServerStats } from './server';
+import { listenOptions } from './server';
+
+export type Balance = HandOffBalance | 'reuseport';
+
+/** A handler named so that a worker thread can load it: a path, a file URL, or with its export. */
+export type HandlerModule = string | URL | { readonly path: string | URL; readonly export?: string };
+
+/** The handler as a worker finds it: an absolute path, and the export to call. */
+export interface HandlerSpec {
+  readonly path: string;
+  readonly export?: string;
+}
+
+/** Counters a loop's worker publishes from JavaScript (the rest are its native loop's, live). */
+export const PUBLISHED = ['rejected', 'idleTimeouts', 'outputLimitHits'] as const;
+
+export interface LoopWorkerData {
+  index: number;
+  handler: HandlerSpec;
+  options: ServerOptions;
+  /** closedCounts[address * loops + index]: closes of the connections an inbox adopted. */
+  closedCounts: Uint32Array;
+  loops: number;
+  published: Float64Array;
+}
+
+export type ToLoop =
+  | { type: 'inbox'; schemes: ('tcp' | 'unix')[] }
+  | { type: 'listen'; addresses: string[] }
+  | { type: 'close' };
+
+export type FromLoop =
+  | { type: 'started'; stats: SharedArrayBuffer }
+  | { type: 'inbox'; fds: number[] }
+  | { type: 'listening'; addresses: string[] }
+  | { type: 'failed'; message: string; code?: string };
+
+const STAT = Object.fromEntries(STAT_NAMES.map((name, i) => [name, i])) as Record<(typeof STAT_NAMES)[number], number>;
+
+function handlerSpec(module: HandlerModule): HandlerSpec {
+  const where = typeof module === 'string' || module instanceof URL ? module : module.path;
+  const exportName = typeof module === 'string' || module instanceof URL ? undefined : module.export;
+  const file = where instanceof URL || where.startsWith('file:') ? fileURLToPath(where) : path.resolve(where);
+  return { path: file, export: exportName };
+}
+
+/** One loop: its worker thread, and what it shares with this thread. */
+class LoopThread {
+  readonly worker: Worker;
+  readonly exited: Promise<void>;
+  alive = true;
+  stats: Float64Array | null = null;
+  private replies: ((message: FromLoop) => void)[] = [];
+
+  constructor(
+    readonly index: number,
+    data: LoopWorkerData,
+    readonly published: Float64Array,
+    onFailure: (error: LoopError) => void,
+  ) {
+    this.worker = new Worker(path.join(__dirname, 'loop-worker.js'), { workerData: data });
+    this.worker.on('message', (message: FromLoop) => {
+      if (message.type === 'started') this.stats = new Float64Array(message.stats);
+      this.replies.shift()?.(message);
+    });
+    let threw = false;
+    this.worker.on('error', (error) => {
+      threw = true;
+      onFailure(new LoopError(index, `its worker threw: ${error.message}`));
+    });
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        this.alive = false;
+        if (!threw) onFailure(new LoopError(index, `its worker exited (code ${code})`));
+        for (const reply of this.replies.splice(0)) reply({ type: 'failed', message: `its worker exited (code ${code})` });
+        resolve();
+      }),
+    );
+  }
+
+  /** The worker's next message (they come in the order asked), after sending `request`. */
+  ask(request: ToLoop | null): Promise<FromLoop> {
+    if (!this.alive) return Promise.resolve({ type: 'failed', message: 'its worker is gone' });
+    return new Promise((resolve) => {
+      this.replies.push(resolve);
+      if (request !== null) this.worker.postMessage(request);
+    });
+  }
+
+  get acceptBackoffs(): number {
+    return this.stats?.[STAT.acceptBackoffs] ?? 0;
+  }
+
+  snapshot(): LoopStats {
+    const s = this.stats ?? new Float64Array(STAT_NAMES.length);
+    return {
+      threadId: this.worker.threadId,
+      alive: this.alive,
+      connections: s[STAT.accepted] - s[STAT.closed],
+      accepted: s[STAT.accepted],
+      bytesIn: s[STAT.bytesIn],
+      bytesOut: s[STAT.bytesOut],
+      batches: s[STAT.batches],
+      reads: s[STAT.reads],
+      writev: s[STAT.writev],
+    };
+  }
+}
+
+function expect<T extends FromLoop['type']>(index: number, message: FromLoop, type: T): Extract<FromLoop, { type: T }> {
+  if (message.type === 'failed') throw new LoopError(index, message.message);
+  if (message.type !== type) throw new LoopError(index, `answered '${message.type}' where '${type}' was due`);
+  return message as Extract<FromLoop, { type: T }>;
+}
+
+/** The acceptor owns no connections: its listeners hand every one to a loop. */
+const ACCEPTOR: ServerOwner = {
+  highWaterMark: 0,
+  lowWaterMark: 0,
+  maxWritableLength: 0,
+  closeTimeout: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  outputLimitHits: 0,
+  accept: (conn) => conn.destroy(),
+  connectionClosed: () => undefined,
+};
+
+/** serve() with `loops` other than 1: a worker thread per loop, each running the handler module. */
+export function serveOnLoops(urls: string[], handler: unknown, options: ServerOptions): Server {
+  const errors = new Subject<LoopError>();
+  const addresses = urls.map(parseAddress);
+  const requested = options.loops ?? 1;
+  if (typeof handler === 'function') {
+    throw new RxloopError('several loops run in worker threads: name the handler as a module, not a function', 'ERR_RXLOOP_LOOPS');
+  }
+  if (requested !== -1 && !(Number.isInteger(requested) && requested >= 1)) {
+    throw new RxloopError(`loops must be a positive integer or -1, not ${String(requested)}`, 'ERR_RXLOOP_LOOPS');
+  }
+  const balance = options.balance ?? 'round-robin';
+  if (balance !== 'reuseport' && !HAND_OFF_BALANCES.includes(balance)) {
+    throw new RxloopError(`unknown balance '${String(balance)}' (expected ${[...HAND_OFF_BALANCES, 'reuseport'].join(', ')})`, 'ERR_RXLOOP_LOOPS');
+  }
+  if (options.backend === 'node') {
+    throw new RxloopError('several loops need the native backend (node:net sockets cannot move between threads)', 'ERR_RXLOOP_LOOPS');
+  }
+  const acceptor = nativeLoop();
+  if (acceptor instanceof Error) throw new RxloopError(`several loops need the native addon: ${acceptor.message}`, 'ERR_RXLOOP_NO_ADDON');
+
+  const count = requested === -1 ? availableParallelism() : requested;
+  const closedCounts = new Uint32Array(new SharedArrayBuffer(4 * count * addresses.length));
+  const spec = handlerSpec(handler as HandlerModule);
+  let closing = false;
+  const report = (error: LoopError): void => {
+    if (!closing) errors.next(error);
+  };
+  const loops = Array.from({ length: count }, (_, index) => {
+    const published = new Float64Array(new SharedArrayBuffer(8 * PUBLISHED.length));
+    const data: LoopWorkerData = { index, handler: spec, options: { ...options, loops: 1, balance: undefined }, closedCounts, loops: count, published };
+    return new LoopThread(index, data, published, report);
+  });
+  const listeners: BoundListener[] = [];
+
+  const start = async (): Promise<SocketAddress[]> => {
+    await Promise.all(loops.map(async (loop) => expect(loop.index, await loop.ask(null), 'started')));
+    if (balance === 'reuseport') return listenOnEveryLoop(loops, addresses);
+    const inboxes = await Promise.all(
+      loops.map(async (loop) => expect(loop.index, await loop.ask({ type: 'inbox', schemes: addresses.map((a) => a.scheme) }), 'inbox').fds),
+    );
+    return Promise.all(
+      addresses.map(async (address, a) => {
+        const listener = await acceptor.listen(address, listenOptions(address, options), ACCEPTOR);
+        listeners.push(listener);
+        acceptor.handOff(listener, inboxes.map((fds) => fds[a]), closedCounts.subarray(a * count, (a + 1) * count), balance);
+        return listener.address;
+      }),
+    );
+  };
+
+  const close = async (): Promise<void> => {
+    closing = true;
+    for (const listener of listeners.splice(0)) listener.close();
+    for (const loop of loops) if (loop.alive) loop.worker.postMessage({ type: 'close' } satisfies ToLoop);
+    await Promise.all(loops.map((loop) => loop.exited));
+  };
+
+  const listening = start();
+  listening.catch(() => close());
+  return {
+    listening,
+    stats: () => aggregate(loops, acceptor.counters().acceptBackoffs),
+    close,
+    errors$: errors.asObservable() as Observable<LoopError>,
+  };
+}
+
+/** reuseport: the first loop binds (resolving port 0), then every other loop binds the same port. */
+async function listenOnEveryLoop(loops: LoopThread[], addresses: ListenAddress[]): Promise<SocketAddress[]> {
+  const withReusePort = (url: string): string => `${url.replace(/[?&]reuseport=[^&]*/, '')}${url.includes('?') ? '&' : '?'}reuseport=true`;
+  const [first, ...rest] = loops;
+  const bound = expect(first.index, await first.ask({ type: 'listen', addresses: addresses.map((a) => withReusePort(a.url)) }), 'listening').addresses;
+  await Promise.all(rest.map(async (loop) => expect(loop.index, await loop.ask({ type: 'listen', addresses: bound.map(withReusePort) }), 'listening')));
+  return bound.map((url) => {
+    const a = parseAddress(url);
+    return new SocketAddress(a.scheme, a.host, a.port, a.path);
+  });
+}
+
+function aggregate(loops: LoopThread[], acceptBackoffs: number): ServerStats {
+  const perLoop = loops.map((loop) => loop.snapshot());
+  const sum = (key: keyof LoopStats): number => perLoop.reduce((total, s) => total + (s[key] as number), 0);
+  const published = (i: number): number => loops.reduce((total, loop) => total + loop.published[i], 0);
+  return {
+    backend: 'native',
+    connections: sum('connections'),
+    accepted: sum('accepted'),
+    bytesIn: sum('bytesIn'),
+    bytesOut: sum('bytesOut'),
+    batches: sum('batches'),
+    reads: sum('reads'),
+    writev: sum('writev'),
+    acceptBackoffs: loops.reduce((total, loop) => total + loop.acceptBackoffs, acceptBackoffs),
+    rejected: published(0),
+    idleTimeouts: published(1),
+    outputLimitHits: published(2),
+    loops: perLoop,
+  };
+}

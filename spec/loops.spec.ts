@@ -1,0 +1,149 @@
+import { strict as assert } from 'node:assert';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
+
+import { firstValueFrom } from 'rxjs';
+
+import { type Balance, type LoopError, type Server, serve } from '../lib';
+import { eventually, pattern, readBytes, readToEnd } from './support/helpers';
+
+const HANDLERS = path.join(__dirname, 'support', 'loop-handlers.js');
+const CONNECTIONS = 100;
+
+function connectFrom(port: number, localAddress = '127.0.0.1'): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Connects, reads the serving thread's id (the whoami handler), checks an echo, and stays open. */
+async function whoServes(port: number, localAddress?: string): Promise<{ socket: net.Socket; thread: number }> {
+  const socket = await connectFrom(port, localAddress);
+  const line = (await readBytes(socket, 2)).toString();
+  const thread = Number(line.split('\n')[0]);
+  socket.write('ping');
+  const echoed = line.slice(line.indexOf('\n') + 1) + (await readBytes(socket, 4 - (line.length - line.indexOf('\n') - 1))).toString();
+  assert.equal(echoed, 'ping');
+  return { socket, thread };
+}
+
+describe('several loops (native backend)', function () {
+  this.timeout(60_000);
+  let server: Server | null = null;
+
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+  });
+
+  for (const balance of ['round-robin', 'least-connections', 'random', 'source-hash', 'reuseport'] as Balance[]) {
+    it(`spreads connections over both loops with ${balance}`, async () => {
+      server = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'whoami' }, { loops: 2, balance });
+      const [bound] = await server.listening;
+      // Every peer from its own loopback address, so that source-hash has sources to spread.
+      const served = [];
+      for (let i = 0; i < CONNECTIONS; i++) served.push(await whoServes(bound.port, `127.0.0.${i + 1}`));
+      const byThread = new Map<number, number>();
+      for (const { thread } of served) byThread.set(thread, (byThread.get(thread) ?? 0) + 1);
+      const stats = server.stats()!;
+      assert.equal(stats.loops!.length, 2);
+      for (const loop of stats.loops!) {
+        assert.notEqual(loop.threadId, threadId, 'a loop runs in its own thread');
+        assert.equal(loop.accepted, byThread.get(loop.threadId) ?? 0, 'the per-loop stats agree with who answered');
+        assert.ok(loop.accepted >= CONNECTIONS * 0.25, `loop ${loop.threadId} took ${loop.accepted} of ${CONNECTIONS}`);
+      }
+      assert.equal(stats.accepted, CONNECTIONS);
+      await Promise.all(served.map(({ socket }) => (socket.end(), readToEnd(socket))));
+      await eventually(() => server!.stats()!.connections === 0, 5000, 'every connection to close');
+    });
+  }
+
+  it('source-hash keeps a peer on one loop', async () => {
+    server = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'whoami' }, { loops: 2, balance: 'source-hash' });
+    const [bound] = await server.listening;
+    for (const peer of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) {
+      const served = await Promise.all(Array.from({ length: 5 }, () => whoServes(bound.port, peer)));
+      assert.equal(new Set(served.map((s) => s.thread)).size, 1, `${peer} went to more than one loop`);
+      for (const { socket } of served) socket.destroy();
+    }
+  });
+
+  it('least-connections sends new connections to the loop with fewer open', async () => {
+    server = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'whoami' }, { loops: 2, balance: 'least-connections' });
+    const [bound] = await server.listening;
+    const first = [];
+    for (let i = 0; i < 6; i++) first.push(await whoServes(bound.port));
+    const emptied = first[0].thread;
+    for (const { socket, thread } of first) if (thread === emptied) socket.destroy();
+    await eventually(() => server!.stats()!.loops!.find((l) => l.threadId === emptied)!.connections === 0, 5000, 'the closes');
+    const next = [];
+    for (let i = 0; i < 3; i++) next.push(await whoServes(bound.port));
+    assert.deepEqual(next.map((s) => s.thread), [emptied, emptied, emptied]);
+    for (const { socket } of [...first, ...next]) socket.destroy();
+  });
+
+  it('carries 4 MB byte-exact per connection over a unix socket, handed to the loops', async () => {
+    const socketPath = path.join(require('node:os').tmpdir(), `rxloop-loops-${process.pid}.sock`);
+    server = serve(`unix://${socketPath}`, HANDLERS, { loops: 2 });
+    await server.listening;
+    const payload = pattern(4 * 1024 * 1024, 9);
+    await Promise.all(
+      [1, 2].map(async () => {
+        const socket = net.connect({ path: socketPath });
+        const received = readToEnd(socket);
+        socket.end(payload);
+        assert.ok((await received).equals(payload));
+      }),
+    );
+    assert.deepEqual(server.stats()!.loops!.map((l) => l.accepted), [1, 1]);
+  });
+
+  it('reports a loop whose worker dies, and the other loop serves on', async () => {
+    server = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'dieOnRequest' }, { loops: 2 });
+    const failure = firstValueFrom(server.errors$);
+    const [bound] = await server.listening;
+    const victim = await connectFrom(bound.port);
+    victim.write('die');
+    const error: LoopError = await failure;
+    assert.equal(error.code, 'ERR_RXLOOP_LOOP');
+    assert.match(error.message, /exited \(code 3\)/);
+    await eventually(() => server!.stats()!.loops!.some((l) => !l.alive), 5000, 'the loop to be marked dead');
+    for (let i = 0; i < 10; i++) {
+      const socket = await connectFrom(bound.port);
+      socket.write('still serving');
+      assert.equal((await readBytes(socket, 13)).toString(), 'still serving');
+      socket.destroy();
+    }
+  });
+
+  it('close() stops accepting, drains every loop and ends their threads', async () => {
+    server = serve('tcp://127.0.0.1:0', HANDLERS, { loops: 2 });
+    const [bound] = await server.listening;
+    const clients = await Promise.all([connectFrom(bound.port), connectFrom(bound.port)]);
+    const ends = clients.map((socket) => readToEnd(socket));
+    clients[0].write('before close');
+    await readBytes(clients[0], 12);
+    const closing = server.close();
+    server = null;
+    // Each loop closes gracefully: FIN first; the close completes when the peer answers with its own.
+    await Promise.all(ends.map((end, i) => end.then(() => clients[i].end())));
+    await closing;
+    await assert.rejects(connectFrom(bound.port), /ECONNREFUSED/);
+  });
+
+  it('refuses what cannot work, with clear errors', async () => {
+    assert.throws(() => serve('tcp://127.0.0.1:0', (conn) => conn.input$, { loops: 2 }), { code: 'ERR_RXLOOP_LOOPS', message: /module/ });
+    assert.throws(() => serve('tcp://127.0.0.1:0', HANDLERS, { loops: 0 }), { code: 'ERR_RXLOOP_LOOPS' });
+    assert.throws(() => serve('tcp://127.0.0.1:0', HANDLERS, { loops: 2, balance: 'fastest' as Balance }), { code: 'ERR_RXLOOP_LOOPS' });
+    assert.throws(() => serve('tcp://127.0.0.1:0', HANDLERS, { loops: 2, backend: 'node' }), { code: 'ERR_RXLOOP_LOOPS', message: /native/ });
+    const missing = serve('tcp://127.0.0.1:0', path.join(__dirname, 'no-such-handler.js'), { loops: 2 });
+    await assert.rejects(missing.listening, { code: 'ERR_RXLOOP_LOOP', message: /no-such-handler/ });
+    await missing.close();
+    const noExport = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'nothing' }, { loops: 2 });
+    await assert.rejects(noExport.listening, { code: 'ERR_RXLOOP_LOOP', message: /export 'nothing'/ });
+    await noExport.close();
+  });
+});
