@@ -54,7 +54,10 @@ function parsePort(text: string | undefined, name: string): number | undefined {
   return port;
 }
 
-/** Runs an example until SIGINT or SIGTERM, then drains its connections and exits 0. */
+/**
+ * Runs an example until SIGINT or SIGTERM, then drains its connections and exits 0. SIGUSR2
+ * prints the servers' stats; a loop that fails is reported on stderr.
+ */
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (!name || !(name in examples)) fail(name ? `unknown example '${name}'` : 'which example?');
@@ -143,6 +146,9 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // SIGUSR2 asks for the counters (each loop's, for a server that runs several) as one JSON line.
+  process.on('SIGUSR2', () => process.stdout.write(`${JSON.stringify({ stats: servers.map((server) => server.stats()) })}\n`));
+  for (const server of servers) server.errors$.subscribe((error) => process.stderr.write(`rxloop: ${error.message}\n`));
 }
 
 /** The address URL for --host/--port or --unix. */

@@ -2,6 +2,7 @@
  * echo_load — a ping-pong load generator for echo servers (single thread, epoll).
  *
  *   echo_load -h HOST -p PORT -c CONNS -s SIZE -d SECONDS [-w WARMUP_SECONDS] [-P SERVER_PID]
+ *             [-S SOURCES]
  *
  * Opens CONNS connections; each sends a SIZE-byte message, waits until SIZE bytes have come back,
  * checks they are the bytes it sent, and sends the next one. Every message carries its
@@ -12,7 +13,9 @@
  *    "p50_us":..,"p90_us":..,"p99_us":..,"p999_us":..,"max_us":..,"client_cpu_pct":..
  *    [,"server_cpu_us":..,"server_cpu_per_msg_us":..]}
  * With -P, the server's CPU time (utime+stime from /proc/PID/stat) is read at the start and end
- * of the measured window. A mismatch, a closed connection or a socket error is reported on
+ * of the measured window. With -S (IPv4 loopback only), connection i binds the source address
+ * 127.0.0.(1 + i % SOURCES), so that a server balancing by source address sees many peers.
+ * A mismatch, a closed connection or a socket error is reported on
  * stderr, counted in "errors", and makes the exit status 1.
  */
 #define _GNU_SOURCE
@@ -197,7 +200,7 @@ static void on_readable(struct client *c) {
 
 static void usage(void) {
   fprintf(stderr, "usage: echo_load -h HOST -p PORT -c CONNS -s SIZE -d SECONDS "
-                  "[-w WARMUP_SECONDS] [-P SERVER_PID]\n");
+                  "[-w WARMUP_SECONDS] [-P SERVER_PID] [-S SOURCES]\n");
   exit(2);
 }
 
@@ -206,8 +209,9 @@ int main(int argc, char **argv) {
   unsigned conns = 0;
   double seconds = 0, warmup = 0;
   long pid = 0;
+  unsigned sources = 0;
   int opt;
-  while ((opt = getopt(argc, argv, "h:p:c:s:d:w:P:")) != -1) {
+  while ((opt = getopt(argc, argv, "h:p:c:s:d:w:P:S:")) != -1) {
     switch (opt) {
     case 'h': host = optarg; break;
     case 'p': port = optarg; break;
@@ -216,10 +220,11 @@ int main(int argc, char **argv) {
     case 'd': seconds = strtod(optarg, NULL); break;
     case 'w': warmup = strtod(optarg, NULL); break;
     case 'P': pid = strtol(optarg, NULL, 10); break;
+    case 'S': sources = (unsigned)strtoul(optarg, NULL, 10); break;
     default: usage();
     }
   }
-  if (!port || !conns || !size || seconds <= 0 || warmup < 0 || optind != argc) usage();
+  if (!port || !conns || !size || seconds <= 0 || warmup < 0 || sources > 254 || optind != argc) usage();
 
   /* One fd per connection plus a few: raise the soft limit as far as needed (and allowed). */
   struct rlimit rl;
@@ -262,6 +267,11 @@ int main(int argc, char **argv) {
     if ((c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
       perror("socket");
       return 1;
+    }
+    if (sources > 0) {
+      struct sockaddr_in from = { .sin_family = AF_INET };
+      from.sin_addr.s_addr = htonl(0x7f000001u + i % sources);
+      if (bind(c->fd, (struct sockaddr *)&from, sizeof from) < 0) { perror("bind"); return 1; }
     }
     while (connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
       if (errno == EINTR) continue; /* not restartable in general; we install no handlers */
