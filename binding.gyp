@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/loop.cc",
         "native/handoff.cc",
+        "native/datagrams.cc",
         "native/sockets.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,6 +1,6 @@
 import { AddressError } from './errors';
 
-export type Scheme = 'tcp' | 'unix';
+export type Scheme = 'tcp' | 'unix' | 'udp';
 
 /** Options an address may carry in its query string, e.g. `tcp://0.0.0.0:80?reuseport=true`. */
 export interface AddressOptions {
@@ -12,7 +12,7 @@ export interface AddressOptions {
 export interface ListenAddress {
   readonly url: string;
   readonly scheme: Scheme;
-  /** tcp: a host name or IP address (IPv6 without brackets). */
+  /** tcp, udp: a host name or IP address (IPv6 without brackets). */
   readonly host: string;
   readonly port: number;
   /** unix: an absolute path, or '@name' for a Linux abstract socket. */
@@ -24,9 +24,9 @@ export interface ListenAddress {
 export class SocketAddress {
   constructor(
     readonly scheme: Scheme,
-    /** tcp: the IP address; unix: '' */
+    /** tcp, udp: the IP address; unix: '' */
     readonly host: string,
-    /** tcp: the port; unix: 0 */
+    /** tcp, udp: the port; unix: 0 */
     readonly port: number,
     /** unix: the path, '@name' when abstract, '' when unnamed; tcp: '' */
     readonly path = '',
@@ -34,7 +34,7 @@ export class SocketAddress {
 
   toString(): string {
     if (this.scheme === 'unix') return `unix://${this.path}`;
-    return this.host.includes(':') ? `tcp://[${this.host}]:${this.port}` : `tcp://${this.host}:${this.port}`;
+    return this.host.includes(':') ? `${this.scheme}://[${this.host}]:${this.port}` : `${this.scheme}://${this.host}:${this.port}`;
   }
 
   toJSON(): string {
@@ -65,7 +65,7 @@ function parseOptions(query: string, url: string): AddressOptions {
 }
 
 /**
- * Parses `tcp://host:port`, `tcp://[::1]:port`, `unix:///abs/path` or `unix://@abstract`, each
+ * Parses `tcp://host:port`, `tcp://[::1]:port`, `udp://host:port`, `unix:///abs/path` or `unix://@abstract`, each
  * optionally followed by `?reuseport=true&backlog=N`. Port 0 asks for any free port.
  */
 export function parseAddress(url: string): ListenAddress {
@@ -86,13 +86,20 @@ export function parseAddress(url: string): ListenAddress {
     if (Buffer.byteLength(location) > limit) throw new AddressError('unix socket path too long for sun_path', url);
     return { url, scheme, host: '', port: 0, path: location, options };
   }
-  if (scheme !== 'tcp') throw new AddressError(`unsupported scheme '${scheme}' (expected tcp or unix)`, url);
+  if (scheme !== 'tcp' && scheme !== 'udp') throw new AddressError(`unsupported scheme '${scheme}' (expected tcp, udp or unix)`, url);
 
   const hostPort = /^(?:\[([0-9a-fA-F:.%a-zA-Z]+)\]|([^:[\]/]*)):(\d+)$/.exec(location);
-  if (!hostPort) throw new AddressError('expected tcp://host:port (IPv6 in brackets)', url);
+  if (!hostPort) throw new AddressError(`expected ${scheme}://host:port (IPv6 in brackets)`, url);
   const host = hostPort[1] ?? hostPort[2];
   const port = Number(hostPort[3]);
   if (host === '') throw new AddressError('missing host (use 0.0.0.0 for every interface)', url);
   if (port > 65535) throw new AddressError('port out of range 0-65535', url);
   return { url, scheme, host, port, path: '', options };
+}
+
+/** parseAddress for a stream (tcp or unix): a udp:// address is for datagrams$. */
+export function parseStreamAddress(url: string): ListenAddress {
+  const address = parseAddress(url);
+  if (address.scheme === 'udp') throw new AddressError('a udp:// address carries datagrams: use datagrams$', url);
+  return address;
 }

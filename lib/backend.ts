@@ -1,5 +1,6 @@
 import type { ListenAddress, SocketAddress } from './address';
 import type { Connection, ConnectionOwner } from './connection';
+import type { Datagram, DatagramBindOptions, DatagramEndpoint } from './datagrams';
 
 export interface ListenOptions {
   backlog: number;
@@ -58,4 +59,6 @@ export interface Backend {
   dial(target: DialTarget, options: DialSocketOptions, owner: ConnectionOwner): PendingDial;
   /** The open connections `owner` accepted. */
   connectionsOf(owner: ServerOwner): Connection[];
+  /** Binds a UDP socket; every datagram that arrives goes to `receive`. */
+  bindDatagrams(address: ListenAddress, options: DatagramBindOptions, receive: (datagram: Datagram) => void): Promise<DatagramEndpoint>;
 }

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 
 import { Observable } from 'rxjs';
 
-import { parseAddress } from './address';
+import { parseStreamAddress } from './address';
 import type { DialTarget, PendingDial } from './backend';
 import type { Connection, ConnectionOwner } from './connection';
 import { ConnectError } from './errors';
@@ -53,7 +53,7 @@ class ClientOwner implements ConnectionOwner {
 }
 
 async function resolveTarget(url: string): Promise<DialTarget> {
-  const address = parseAddress(url);
+  const address = parseStreamAddress(url);
   if (address.scheme === 'unix') return { url, scheme: 'unix', ip: '', port: 0, path: address.path };
   if (address.port === 0) throw new ConnectError(url, 'ERR_RXLOOP_ADDRESS', 'port 0 cannot be dialed');
   let ip = address.host;
@@ -74,7 +74,7 @@ async function resolveTarget(url: string): Promise<DialTarget> {
  * ConnectError (ECONNREFUSED, ETIMEDOUT, ENOTFOUND, ...). Unsubscribing before then cancels.
  */
 export function dial(address: string, options: DialOptions = {}): Observable<Connection> {
-  parseAddress(address); // a bad address throws here, at once, like connections$
+  parseStreamAddress(address); // a bad address throws here, at once, like connections$
   return new Observable<Connection>((subscriber) => {
     let pending: PendingDial | null = null;
     let cancelled = false;

@@ -1,23 +1,21 @@
-import type { Connection } from './connection';
-
 // Enough rounds for writes made in reaction to a flush (a drain, say) to go out in this turn,
 // without letting a writer that refills on every drain hold the thread forever.
 const MAX_ROUNDS = 8;
 
 /**
- * Gathers the connections written to in one loop turn and flushes them together: at the end of
- * a native batch, or in setImmediate (the check phase of the same libuv iteration) for writes
- * made outside one.
+ * Gathers what was written to in one loop turn (connections, UDP sockets) and flushes it
+ * together: at the end of a native batch, or in setImmediate (the check phase of the same libuv
+ * iteration) for writes made outside one.
  */
-export class FlushQueue {
-  private queue: Connection[] = [];
+export class FlushQueue<T> {
+  private queue: T[] = [];
   private immediate: NodeJS.Immediate | null = null;
   private batching = false;
 
-  constructor(private readonly flushConnections: (connections: Connection[]) => void) {}
+  constructor(private readonly flushAll: (items: T[]) => void) {}
 
-  add(conn: Connection): void {
-    this.queue.push(conn);
+  add(item: T): void {
+    this.queue.push(item);
     if (!this.batching && this.immediate === null) this.immediate = setImmediate(this.runImmediate);
   }
 
@@ -34,9 +32,9 @@ export class FlushQueue {
 
   run(): void {
     for (let round = 0; round < MAX_ROUNDS && this.queue.length > 0; round++) {
-      const connections = this.queue;
+      const items = this.queue;
       this.queue = [];
-      this.flushConnections(connections);
+      this.flushAll(items);
     }
     if (this.queue.length > 0 && this.immediate === null) this.immediate = setImmediate(this.runImmediate);
   }

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 
 import { Observable, Subject } from 'rxjs';
 
-import { type ListenAddress, SocketAddress, parseAddress } from './address';
+import { type ListenAddress, SocketAddress, parseAddress, parseStreamAddress } from './address';
 import { type BoundListener, HAND_OFF_BALANCES, type HandOffBalance, type ServerOwner } from './backend';
 import { LoopError, RxloopError } from './errors';
 import { nativeLoop } from './native/loop';
@@ -142,7 +142,7 @@ const ACCEPTOR: ServerOwner = {
 /** serve() with `loops` other than 1: a worker thread per loop, each running the handler module. */
 export function serveOnLoops(urls: string[], handler: unknown, options: ServerOptions): Server {
   const errors = new Subject<LoopError>();
-  const addresses = urls.map(parseAddress);
+  const addresses = urls.map(parseStreamAddress);
   const requested = options.loops ?? 1;
   if (typeof handler === 'function') {
     throw new RxloopError('several loops run in worker threads: name the handler as a module, not a function', 'ERR_RXLOOP_LOOPS');
@@ -178,7 +178,7 @@ export function serveOnLoops(urls: string[], handler: unknown, options: ServerOp
     await Promise.all(loops.map(async (loop) => expect(loop.index, await loop.ask(null), 'started')));
     if (balance === 'reuseport') return listenOnEveryLoop(loops, addresses);
     const inboxes = await Promise.all(
-      loops.map(async (loop) => expect(loop.index, await loop.ask({ type: 'inbox', schemes: addresses.map((a) => a.scheme) }), 'inbox').fds),
+      loops.map(async (loop) => expect(loop.index, await loop.ask({ type: 'inbox', schemes: addresses.map((a) => (a.scheme === 'tcp' ? 'tcp' : 'unix')) }), 'inbox').fds),
     );
     return Promise.all(
       addresses.map(async (address, a) => {

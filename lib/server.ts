@@ -1,6 +1,6 @@
 import { NEVER, Observable, ObservableInput, ReplaySubject, Subscriber, from, lastValueFrom, merge } from 'rxjs';
 
-import { type ListenAddress, SocketAddress, parseAddress } from './address';
+import { type ListenAddress, SocketAddress, parseStreamAddress } from './address';
 import type { Backend, BoundListener, ListenOptions, ServerOwner } from './backend';
 import type { Chunk, Connection } from './connection';
 import { LimitError, type LoopError, RxloopError } from './errors';
@@ -255,7 +255,7 @@ export function listenOptions(address: ListenAddress, options: ServerOptions): L
  * `unix:///path` or `unix://@name`, with `?reuseport=true&backlog=N` if wanted.
  */
 export function connections$(address: string | string[], options: ServerOptions = {}): ConnectionsObservable {
-  const list = (Array.isArray(address) ? address : [address]).map(parseAddress);
+  const list = (Array.isArray(address) ? address : [address]).map(parseStreamAddress);
   if ((options.loops ?? 1) !== 1) {
     throw new RxloopError('connections$ runs on one loop: for several, give serve() a handler module', 'ERR_RXLOOP_LOOPS');
   }

@@ -1,5 +1,7 @@
 #include "loop.h"
 
+#include "datagrams.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <linux/sockios.h>
@@ -24,6 +26,8 @@ constexpr size_t kSlabSize = 1024 * 1024;
 constexpr size_t kMinSlabRoom = 4096;
 constexpr size_t kAcceptBlockSize = 4 + 2 * kMaxEncodedAddress;
 constexpr uint64_t kBackoffMs = 100;
+// Datagrams read from one UDP socket per wake-up; the rest wait for the next round.
+constexpr int kDatagramBudget = 256;
 constexpr int kRecordWidth = 4;
 constexpr int kIoWidth = 3;
 
@@ -185,6 +189,8 @@ Napi::Function Loop::Define(Napi::Env env) {
                          InstanceMethod<&Loop::Detach>("detach"),
                          InstanceMethod<&Loop::OpenInbox>("openInbox"),
                          InstanceMethod<&Loop::HandOff>("handOff"),
+                         InstanceMethod<&Loop::BindUdp>("bindUdp"),
+                         InstanceMethod<&Loop::SendDatagrams>("sendDatagrams"),
                          InstanceMethod<&Loop::Close>("close"),
                      });
 }
@@ -279,36 +285,72 @@ Napi::Value Loop::Listen(const Napi::CallbackInfo& info) {
 
   bool tcp = kind == "tcp";
   ListenResult r = tcp ? ListenTcp(target, port, backlog, reuse_port) : ListenUnix(target, backlog);
+  ThrowIfFailed(env, r, "listen");
+  uint32_t slot = NewListenerSlot();
+  Listener& listener = listeners_[slot];
+  listener.tcp = tcp;
+  listener.no_delay = no_delay;
+  listener.keep_alive_seconds = keep_alive_seconds;
+  listener.wildcard = r.wildcard;
+  if (!tcp && !target.empty() && target[0] != '\0') listener.unix_path = target;
+  return BoundResult(env, slot, r);
+}
+
+// bindUdp(host, port, reusePort) → [slot, encodedLocalAddress]: datagrams arrive as records.
+Napi::Value Loop::BindUdp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "bindUdp: loop is closed");
+  std::string host = info[0].As<Napi::String>();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  ListenResult r = rxloop::BindUdp(host, port, info[2].ToBoolean());
+  ThrowIfFailed(env, r, "bind");
+  uint32_t slot = NewListenerSlot();
+  listeners_[slot].udp = true;
+  return BoundResult(env, slot, r);
+}
+
+void Loop::ThrowIfFailed(Napi::Env env, const ListenResult& r, const char* syscall) {
   if (r.gai_error != 0) {
     Napi::Error error = Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(r.gai_error));
     error.Set("code", Napi::String::New(env, r.gai_error == EAI_NONAME ? "ENOTFOUND" : "EAI_FAIL"));
     error.Set("syscall", Napi::String::New(env, "getaddrinfo"));
     throw error;
   }
-  if (r.fd < 0) throw ErrnoError(env, "listen", r.err);
+  if (r.fd < 0) throw ErrnoError(env, syscall, r.err);
+}
 
-  uint32_t slot = NewListenerSlot();
+Napi::Value Loop::BoundResult(Napi::Env env, uint32_t slot, const ListenResult& r) {
   Listener& listener = listeners_[slot];
-  listener.fd = r.fd;
-  listener.tcp = tcp;
-  listener.no_delay = no_delay;
-  listener.keep_alive_seconds = keep_alive_seconds;
-  listener.wildcard = r.wildcard;
-  if (!tcp && !target.empty() && target[0] != '\0') listener.unix_path = target;
   listener.local_len = EncodeAddress(r.bound, r.bound_len, listener.local);
-  int err = poller_->Set(r.fd, ListenerToken(slot), 0, kReadable);
-  if (err != 0) {
-    CloseFd(r.fd);
-    listener.fd = -1;
-    free_listeners_.push_back(slot);
-    throw ErrnoError(env, "epoll_ctl", err);
-  }
-  open_listeners_++;
-  UpdateRef();
+  int err = WatchListener(slot, r.fd);
+  if (err != 0) throw ErrnoError(env, "epoll_ctl", err);
   Napi::Array result = Napi::Array::New(env, 2);
   result.Set(0u, Napi::Number::New(env, slot));
   result.Set(1u, Napi::Buffer<uint8_t>::Copy(env, listener.local, listener.local_len));
   return result;
+}
+
+int Loop::WatchListener(uint32_t slot, int fd) {
+  Listener& listener = listeners_[slot];
+  int err = poller_->Set(fd, ListenerToken(slot), 0, kReadable);
+  if (err != 0) {
+    CloseFd(fd);
+    free_listeners_.push_back(slot);
+    return err;
+  }
+  listener.fd = fd;
+  listener.interest = kReadable;
+  open_listeners_++;
+  UpdateRef();
+  return 0;
+}
+
+void Loop::SetListenerInterest(uint32_t slot, uint32_t interest) {
+  Listener& listener = listeners_[slot];
+  if (listener.interest == interest) return;
+  int err = poller_->Set(listener.fd, ListenerToken(slot), listener.interest, interest);
+  // Only ENOMEM is possible here; the socket then stays as it was, and says so next round.
+  if (err == 0) listener.interest = interest;
 }
 
 uint32_t Loop::NewListenerSlot() {
@@ -331,20 +373,15 @@ Napi::Value Loop::OpenInbox(const Napi::CallbackInfo& info) {
   if (err != 0) throw ErrnoError(env, "socketpair", err);
   uint32_t slot = NewListenerSlot();
   Listener& inbox = listeners_[slot];
-  err = poller_->Set(fds[0], ListenerToken(slot), 0, kReadable);
-  if (err != 0) {
-    CloseFd(fds[0]);
-    CloseFd(fds[1]);
-    free_listeners_.push_back(slot);
-    throw ErrnoError(env, "epoll_ctl", err);
-  }
-  inbox.fd = fds[0];
   inbox.inbox = true;
   inbox.tcp = info[2].ToBoolean();
   inbox.closed_counts = Napi::Persistent(counts);
   inbox.closed_counter = counts.Data() + index;
-  open_listeners_++;
-  UpdateRef();
+  err = WatchListener(slot, fds[0]);
+  if (err != 0) {
+    CloseFd(fds[1]);
+    throw ErrnoError(env, "epoll_ctl", err);
+  }
   Napi::Array result = Napi::Array::New(env, 2);
   result.Set(0u, Napi::Number::New(env, slot));
   result.Set(1u, Napi::Number::New(env, fds[1]));
@@ -379,7 +416,8 @@ void Loop::Unlisten(const Napi::CallbackInfo& info) {
   uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
   if (slot >= listeners_.size() || listeners_[slot].fd < 0) return;
   Listener& listener = listeners_[slot];
-  if (!listener.backed_off && poller_) poller_->Set(listener.fd, ListenerToken(slot), kReadable, 0);
+  if (poller_) poller_->Set(listener.fd, ListenerToken(slot), listener.interest, 0);
+  listener.interest = 0;
   CloseFd(listener.fd);
   listener.fd = -1;
   listener.balancer.reset();
@@ -531,7 +569,14 @@ void Loop::RunRound() {
     uint32_t slot = static_cast<uint32_t>(token >> 1);
     if (token & 1) {
       if (slot >= listeners_.size() || listeners_[slot].fd < 0) continue;
-      if (listeners_[slot].inbox) {
+      Listener& listener = listeners_[slot];
+      if (listener.udp) {
+        if (events_[i].events & kWritable) {
+          SetListenerInterest(slot, kReadable);
+          if (EnsureRoom(0)) Emit(kRecordSendable, slot, 0, 0);
+        }
+        if (events_[i].events & (kReadable | kError)) ReadDatagrams(slot);
+      } else if (listener.inbox) {
         AdoptAll(slot);
       } else {
         AcceptAll(slot);
@@ -645,6 +690,86 @@ void Loop::AdoptAll(uint32_t inbox_slot) {
   }
 }
 
+void Loop::ReadDatagrams(uint32_t socket_slot) {
+  // Each datagram is received at its own stride of the slab, then moved down behind the one
+  // before it with its sender in front: [sender][payload], as JavaScript reads it.
+  constexpr size_t kStride = kMaxEncodedAddress + kMaxDatagram;
+  int budget = kDatagramBudget;
+  while (budget > 0) {
+    if (!EnsureRoom(kStride)) return;
+    Listener& socket = listeners_[socket_slot];
+    if (socket.fd < 0) return;
+    int count = static_cast<int>((kSlabSize - slab_used_) / kStride);
+    count = std::min({count, budget, kDatagramBatch, static_cast<int>(record_capacity_ - record_count_)});
+    uint8_t* buffers[kDatagramBatch];
+    for (int i = 0; i < count; i++) buffers[i] = slab_ + slab_used_ + i * kStride + kMaxEncodedAddress;
+    ReceivedDatagram received[kDatagramBatch];
+    int n = ReceiveDatagrams(socket.fd, buffers, kMaxDatagram, received, count);
+    stats_[kStatReads]++;
+    // EAGAIN: drained. Errors queued on a UDP socket (ICMP for an earlier send) concern no one
+    // reading now: the read consumed them, and the next round reads on.
+    if (n < 0) return;
+    size_t cursor = slab_used_;
+    for (int i = 0; i < n; i++) {
+      size_t sender_len = EncodeAddress(received[i].from, received[i].from_len, slab_ + cursor);
+      memmove(slab_ + cursor + sender_len, buffers[i], received[i].length);
+      Emit(kRecordDatagram, socket_slot, static_cast<double>(cursor), static_cast<double>(received[i].length));
+      cursor += sender_len + received[i].length;
+      stats_[kStatDatagramsIn]++;
+      stats_[kStatBytesIn] += static_cast<double>(received[i].length);
+    }
+    slab_used_ = cursor;
+    budget -= n;
+    if (n < count) return;
+  }
+}
+
+// sendDatagrams(slot, count, payloads: Buffer[], targets: Buffer[] (encoded addresses)) →
+// [done, failed]: how many are done with (sent, or refused for good: failed); fewer than count
+// when the socket would block, and then a Sendable record follows once it can take more.
+Napi::Value Loop::SendDatagrams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Array payloads = info[2].As<Napi::Array>();
+  Napi::Array targets = info[3].As<Napi::Array>();
+  if (closed_ || slot >= listeners_.size() || listeners_[slot].fd < 0 || !listeners_[slot].udp) {
+    throw Napi::Error::New(env, "sendDatagrams: no such socket");
+  }
+  Listener& socket = listeners_[slot];
+  OutgoingDatagram batch[kDatagramBatch];
+  uint32_t done = 0;
+  int failed = 0;
+  while (done < count) {
+    int n = 0;
+    for (; n < kDatagramBatch && done + n < count; n++) {
+      Napi::Uint8Array payload = payloads.Get(done + n).As<Napi::Uint8Array>();
+      Napi::Uint8Array target = targets.Get(done + n).As<Napi::Uint8Array>();
+      batch[n].data = payload.Data();
+      batch[n].length = payload.ByteLength();
+      if (!DecodeAddress(target.Data(), target.ByteLength(), &batch[n].to, &batch[n].to_len)) {
+        batch[n].to_len = 0;  // the kernel refuses it (EDESTADDRREQ), and it counts as failed
+      }
+    }
+    int failed_now = 0;
+    int sent = rxloop::SendDatagrams(socket.fd, batch, n, &failed_now);
+    stats_[kStatWritev]++;
+    failed += failed_now;
+    stats_[kStatDatagramsFailed] += failed_now;
+    stats_[kStatDatagramsOut] += sent - failed_now;
+    for (int i = 0; i < sent; i++) stats_[kStatBytesOut] += static_cast<double>(batch[i].length);
+    done += sent;
+    if (sent < n) {
+      SetListenerInterest(slot, kReadable | kWritable);
+      break;
+    }
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, done));
+  result.Set(1u, Napi::Number::New(env, failed));
+  return result;
+}
+
 bool Loop::Serve(uint32_t slot, uint32_t* closed_counter) {
   Conn& conn = conns_[slot];
   conn.reading = true;
@@ -744,7 +869,7 @@ void Loop::FinishConnecting(uint32_t slot) {
 
 void Loop::BackOff(uint32_t listener_slot) {
   Listener& listener = listeners_[listener_slot];
-  poller_->Set(listener.fd, ListenerToken(listener_slot), kReadable, 0);
+  SetListenerInterest(listener_slot, 0);
   listener.backed_off = true;
   stats_[kStatAcceptBackoffs]++;
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&uv_->backoff))) {
@@ -757,8 +882,8 @@ void Loop::EndBackOff() {
     Listener& listener = listeners_[slot];
     if (listener.fd < 0 || !listener.backed_off) continue;
     listener.backed_off = false;
-    int err = poller_->Set(listener.fd, ListenerToken(slot), 0, kReadable);
-    if (err != 0) BackOff(slot);  // still short of resources: try again later
+    SetListenerInterest(slot, kReadable);
+    if (listener.interest == 0) BackOff(slot);  // still short of resources: try again later
   }
 }
 

@@ -31,6 +31,8 @@ enum RecordKind : int {
   kRecordClosed = 4,  // slot, errno (0 for an orderly close): the fd is gone
   kRecordWrote = 5,   // slot, bytes still queued natively
   kRecordConnected = 6,  // slot, offset of [0xffffffff][remote][local] in the slab
+  kRecordDatagram = 7,   // socket slot, offset of [sender][payload] in the slab, payload length
+  kRecordSendable = 8,   // socket slot: a UDP socket that would block takes datagrams again
 };
 
 // Counters in the stats Float64Array, mirrored in lib/native/records.ts.
@@ -45,6 +47,9 @@ enum StatIndex : int {
   kStatClosed,
   kStatHandedOff,        // accepted here, served by another loop
   kStatHandOffFailures,  // accepted here, closed because no loop would take it
+  kStatDatagramsIn,
+  kStatDatagramsOut,
+  kStatDatagramsFailed,  // refused by the kernel for good (too big, unreachable)
   kStatCount,
 };
 
@@ -81,9 +86,12 @@ struct Conn {
   OutBuffer out;
 };
 
+// A socket that is not a connection: a listener, an inbox (below) or a UDP socket.
 struct Listener {
   int fd = -1;
+  uint32_t interest = 0;
   bool tcp = false;
+  bool udp = false;
   bool no_delay = true;
   bool wildcard = false;
   bool backed_off = false;
@@ -123,6 +131,8 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void Destroy(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value OpenInbox(const Napi::CallbackInfo& info);
+  Napi::Value BindUdp(const Napi::CallbackInfo& info);
+  Napi::Value SendDatagrams(const Napi::CallbackInfo& info);
   void HandOff(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
@@ -130,8 +140,16 @@ class Loop : public Napi::ObjectWrap<Loop> {
   void RunRound();
   void AcceptAll(uint32_t listener_slot);
   void AdoptAll(uint32_t inbox_slot);
+  void ReadDatagrams(uint32_t socket_slot);
+  // Registers a new socket of the listener table for reading. Returns 0, or an errno after
+  // closing fd and freeing the slot.
+  int WatchListener(uint32_t slot, int fd);
+  void SetListenerInterest(uint32_t slot, uint32_t interest);
   void SendToLoop(Listener& listener, int fd, const sockaddr_storage& remote, socklen_t remote_len);
   uint32_t NewListenerSlot();
+  void ThrowIfFailed(Napi::Env env, const ListenResult& r, const char* syscall);
+  // Watches a newly bound socket in `slot` and answers [slot, encoded local address].
+  Napi::Value BoundResult(Napi::Env env, uint32_t slot, const ListenResult& r);
   // Starts serving a new connection; false (and the fd closed) if the poller refuses it.
   bool Serve(uint32_t slot, uint32_t* closed_counter);
   void BackOff(uint32_t listener_slot);

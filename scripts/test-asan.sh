@@ -13,7 +13,7 @@ addon_api_include="$(node -p "require('node-addon-api').include_dir")"
 ${CXX:-g++} -std=c++17 -shared -fPIC -g -O1 -fno-omit-frame-pointer \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -I"$node_include" -I"$addon_api_include" -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS \
-  native/addon.cc native/loop.cc native/handoff.cc native/sockets.cc native/poller_epoll.cc \
+  native/addon.cc native/loop.cc native/handoff.cc native/datagrams.cc native/sockets.cc native/poller_epoll.cc \
   -o "$out/rxloop.node"
 
 npm run build --silent

@@ -20,6 +20,8 @@ export interface NativeLoopHandle {
   detach(slot: number): number;
   openInbox(closedCounts: Uint32Array, index: number, tcp: boolean): [number, number];
   handOff(slot: number, inboxes: number[], closedCounts: Uint32Array, balance: number): void;
+  bindUdp(host: string, port: number, reusePort: boolean): [number, Buffer];
+  sendDatagrams(slot: number, count: number, payloads: Buffer[], targets: Buffer[]): [number, number];
   close(): void;
 }
 

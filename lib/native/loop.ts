@@ -16,6 +16,7 @@ import {
 import { Connection, type ConnectionOwner } from '../connection';
 import { ConnectError, ConnectionError, ListenError } from '../errors';
 import { FlushQueue } from '../flush-queue';
+import type { Datagram, DatagramBindOptions, DatagramEndpoint } from '../datagrams';
 import { type Addon, type NativeLoopHandle, loadAddon } from './addon';
 import {
   FLUSH_SHUTDOWN,
@@ -24,12 +25,15 @@ import {
   RECORD_CLOSED,
   RECORD_CONNECTED,
   RECORD_DATA,
+  RECORD_DATAGRAM,
   RECORD_EOF,
+  RECORD_SENDABLE,
   RECORD_WIDTH,
   RECORD_WROTE,
   STAT_NAMES,
 } from './records';
 import { decodeAddress, encodedLength, packedIPv4, unpackIPv4 } from './sockaddr';
+import { NativeUdpSocket } from './udp';
 
 const RECORD_CAPACITY = 8192;
 const FLUSH_CAPACITY = 4096;
@@ -119,7 +123,12 @@ interface NativeListener {
 export class NativeLoop implements Backend {
   readonly name = 'native';
   readonly handle: NativeLoopHandle;
-  readonly flushQueue = new FlushQueue((connections) => this.flush(connections as NativeConnection[]));
+  readonly flushQueue = new FlushQueue<Connection>((connections) => this.flush(connections as NativeConnection[]));
+  private readonly datagramQueue = new FlushQueue<NativeUdpSocket>((sockets) => {
+    for (const socket of sockets) socket.flush();
+  });
+  private readonly udpSockets: (NativeUdpSocket | undefined)[] = [];
+  private batchCount = 0;
   private readonly records = new Float64Array(RECORD_CAPACITY * RECORD_WIDTH);
   private readonly io = new Float64Array(FLUSH_CAPACITY * IO_WIDTH);
   // Shared, so that a server running several loops can read every loop's counters at any time.
@@ -143,7 +152,7 @@ export class NativeLoop implements Backend {
     try {
       const target = address.scheme === 'tcp' ? address.host : address.path.replace(/^@/, '\0');
       [slot, encoded] = this.handle.listen(
-        address.scheme,
+        address.scheme === 'tcp' ? 'tcp' : 'unix',
         target,
         address.port,
         options.backlog,
@@ -197,6 +206,30 @@ export class NativeLoop implements Backend {
     return { fd, listener: this.boundListener(slot, owner, local) };
   }
 
+  async bindDatagrams(address: ListenAddress, options: DatagramBindOptions, receive: (datagram: Datagram) => void): Promise<DatagramEndpoint> {
+    let slot: number;
+    let encoded: Buffer;
+    try {
+      [slot, encoded] = this.handle.bindUdp(address.host, address.port, options.reusePort);
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      throw new ListenError(address.url, e.code ?? 'ERR_RXLOOP_LISTEN', e.syscall ?? 'bind', e.message);
+    }
+    const socket = new NativeUdpSocket(
+      this.handle,
+      slot,
+      decodeAddress(encoded, 0, 'udp'),
+      options.maxQueued,
+      receive,
+      (s) => this.datagramQueue.add(s),
+      (s) => {
+        if (this.udpSockets[s.slot] === s) this.udpSockets[s.slot] = undefined;
+      },
+    );
+    this.udpSockets[slot] = socket;
+    return socket;
+  }
+
   /** Every counter of this loop, live, in the order of STAT_NAMES. */
   get statsBuffer(): SharedArrayBuffer {
     return this.stats.buffer as SharedArrayBuffer;
@@ -244,8 +277,13 @@ export class NativeLoop implements Backend {
       this.slab = slab;
       this.slabBytes = Buffer.from(slab);
     }
-    this.flushQueue.batch(() => this.dispatch(count));
+    this.batchCount = count;
+    this.flushQueue.batch(this.dispatchDatagramsBatched);
   };
+
+  // Bound once, so that a batch allocates no closures.
+  private readonly dispatchDatagramsBatched = (): void => this.datagramQueue.batch(this.dispatchBatch);
+  private readonly dispatchBatch = (): void => this.dispatch(this.batchCount);
 
   private dispatch(count: number): void {
     const records = this.records;
@@ -282,6 +320,15 @@ export class NativeLoop implements Backend {
           }
           case RECORD_CONNECTED:
             this.connected(slot, records[i + 2]);
+            break;
+          case RECORD_DATAGRAM: {
+            const offset = records[i + 2];
+            const senderLength = encodedLength(bytes, offset);
+            this.udpSockets[slot]?.receive(bytes.subarray(offset, offset + senderLength + records[i + 3]), senderLength);
+            break;
+          }
+          case RECORD_SENDABLE:
+            this.udpSockets[slot]?.sendable();
             break;
         }
       } catch (error) {

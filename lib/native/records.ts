@@ -7,6 +7,8 @@ export const RECORD_EOF = 3;
 export const RECORD_CLOSED = 4; // a: errno, 0 for an orderly close
 export const RECORD_WROTE = 5; // a: bytes still queued natively
 export const RECORD_CONNECTED = 6; // a: slab offset of [0xffffffff][remote][local]
+export const RECORD_DATAGRAM = 7; // slot: a UDP socket; a: slab offset of [sender][payload], b: payload length
+export const RECORD_SENDABLE = 8; // slot: a UDP socket that would block takes datagrams again
 
 export const IO_WIDTH = 3; // in: [slot, flags, bufferCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
 export const FLUSH_SHUTDOWN = 1;
@@ -22,5 +24,8 @@ export const STAT_NAMES = [
   'closed',
   'handedOff',
   'handOffFailures',
+  'datagramsIn',
+  'datagramsOut',
+  'datagramsFailed',
 ] as const;
 export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;

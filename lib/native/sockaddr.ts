@@ -30,14 +30,15 @@ export function unpackIPv4(packed: number): SocketAddress {
   return new SocketAddress('tcp', `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`, port);
 }
 
-export function decodeAddress(bytes: Buffer, offset: number): SocketAddress {
+/** The address encoded at `offset`; an IP address gets `scheme` ('udp' for a datagram's sender). */
+export function decodeAddress(bytes: Buffer, offset: number, scheme: 'tcp' | 'udp' = 'tcp'): SocketAddress {
   const family = bytes[offset];
   if (family === FAMILY_IPV4) {
     const host = `${bytes[offset + 3]}.${bytes[offset + 4]}.${bytes[offset + 5]}.${bytes[offset + 6]}`;
-    return new SocketAddress('tcp', host, bytes.readUInt16BE(offset + 1));
+    return new SocketAddress(scheme, host, bytes.readUInt16BE(offset + 1));
   }
   if (family === FAMILY_IPV6) {
-    return new SocketAddress('tcp', formatIPv6(bytes, offset + 3), bytes.readUInt16BE(offset + 1));
+    return new SocketAddress(scheme, formatIPv6(bytes, offset + 3), bytes.readUInt16BE(offset + 1));
   }
   if (family === FAMILY_UNIX) {
     const length = bytes[offset + 1];
@@ -48,6 +49,56 @@ export function decodeAddress(bytes: Buffer, offset: number): SocketAddress {
     return new SocketAddress('unix', '', 0, abstract ? `@${name}` : name);
   }
   return new SocketAddress('tcp', '', 0);
+}
+
+/** The encoded form of a numeric IP address and port (what native code turns into a sockaddr). */
+export function encodeIpAddress(host: string, port: number): Buffer {
+  const v4 = parseIPv4(host);
+  if (v4 !== null) {
+    const out = Buffer.alloc(7);
+    out[0] = FAMILY_IPV4;
+    out.writeUInt16BE(port, 1);
+    out.set(v4, 3);
+    return out;
+  }
+  const out = Buffer.alloc(19);
+  out[0] = FAMILY_IPV6;
+  out.writeUInt16BE(port, 1);
+  out.set(parseIPv6(host), 3);
+  return out;
+}
+
+function parseIPv4(text: string): number[] | null {
+  const parts = text.split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
+  return parts.map(Number);
+}
+
+function parseIPv6(text: string): Uint8Array {
+  const bytes = new Uint8Array(16);
+  const address = text.replace(/%.*$/, ''); // a zone id names an interface, not an address
+  const halves = address.split('::');
+  if (halves.length > 2) throw new RangeError(`not an IP address: ${text}`);
+  const groupsOf = (part: string): number[] => {
+    if (part === '') return [];
+    const groups: number[] = [];
+    for (const piece of part.split(':')) {
+      const v4 = piece.includes('.') ? parseIPv4(piece) : null;
+      if (v4 !== null) groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      else if (/^[0-9a-f]{1,4}$/i.test(piece)) groups.push(parseInt(piece, 16));
+      else throw new RangeError(`not an IP address: ${text}`);
+    }
+    return groups;
+  };
+  const head = groupsOf(halves[0]);
+  const tail = halves.length === 2 ? groupsOf(halves[1]) : [];
+  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) throw new RangeError(`not an IP address: ${text}`);
+  const groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  groups.forEach((g, i) => {
+    bytes[i * 2] = g >> 8;
+    bytes[i * 2 + 1] = g & 0xff;
+  });
+  return bytes;
 }
 
 /** RFC 5952 text form: lower-case hex, the longest run of zero groups as '::', IPv4-mapped dotted. */

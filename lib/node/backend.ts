@@ -13,7 +13,9 @@ import type {
 } from '../backend';
 import { Connection, type ConnectionOwner } from '../connection';
 import { ConnectError, ConnectionError, ListenError } from '../errors';
+import type { Datagram, DatagramBindOptions, DatagramEndpoint } from '../datagrams';
 import { FlushQueue } from '../flush-queue';
+import { bindNodeDatagrams } from './datagrams';
 
 import { loadAddon } from '../native/addon';
 
@@ -105,7 +107,7 @@ class NodeConnection extends Connection {
 /** The same API over node:net: where the addon cannot load, and as the benchmarks' baseline. */
 export class NodeBackend implements Backend {
   readonly name = 'node';
-  readonly flushQueue = new FlushQueue((connections) => {
+  readonly flushQueue = new FlushQueue<Connection>((connections) => {
     for (const conn of connections as NodeConnection[]) if (!conn.isClosed) conn.flushOutput();
   });
   writes = 0;
@@ -187,6 +189,10 @@ export class NodeBackend implements Backend {
 
   connectionsOf(owner: ServerOwner): Connection[] {
     return [...this.open].filter((conn) => conn.ownedBy(owner) && !conn.isClosed);
+  }
+
+  bindDatagrams(address: ListenAddress, options: DatagramBindOptions, receive: (datagram: Datagram) => void): Promise<DatagramEndpoint> {
+    return bindNodeDatagrams(address, options, receive);
   }
 }
 
