@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { Balance, Server } from '../lib';
+import type { Balance, DatagramServer, Server } from '../lib';
 
 /** The options every example understands; each example says which of them it uses. */
 export interface ExampleArgs {
@@ -29,7 +29,7 @@ export interface Example {
   /** Options this example accepts besides --backend. */
   readonly accepts: readonly (keyof ExampleArgs)[];
   readonly defaultPort: number;
-  start(args: ExampleArgs): ExampleServer[];
+  start(args: ExampleArgs): (ExampleServer | DatagramServer)[];
 }
 
 const examples: Record<string, () => Example> = {
@@ -123,12 +123,13 @@ export async function main(argv: string[]): Promise<void> {
     udpPort: parsePort(values['udp-port'] as string | undefined, '--udp-port'),
   };
 
-  let servers: ExampleServer[] = [];
+  let servers: (ExampleServer | DatagramServer)[] = [];
   try {
     servers = example.start(args);
     for (const server of servers) {
       for (const address of await server.listening) {
-        process.stdout.write(`listening ${server.scheme ? String(address).replace(/^tcp:/, `${server.scheme}:`) : address}\n`);
+        const scheme = 'scheme' in server ? server.scheme : undefined;
+        process.stdout.write(`listening ${scheme ? String(address).replace(/^tcp:/, `${scheme}:`) : address}\n`);
       }
     }
   } catch (error) {

@@ -1,8 +1,9 @@
-import { Observable, ReplaySubject, type Subscriber } from 'rxjs';
+import { NEVER, Observable, ReplaySubject, type Subscriber } from 'rxjs';
 
 import { type ListenAddress, SocketAddress, parseAddress } from './address';
 import type { Chunk } from './connection';
-import { AddressError } from './errors';
+import { AddressError, type LoopError } from './errors';
+import { type HandlerModule, serveDatagramsOnLoops } from './loops';
 import { type BackendName, selectBackend } from './select-backend';
 
 /** One datagram received. */
@@ -124,4 +125,53 @@ export function datagrams$(address: string, options: DatagramOptions = {}): Data
   const parsed = parseAddress(address);
   if (parsed.scheme !== 'udp') throw new AddressError('datagrams$ takes a udp:// address', address);
   return new DatagramsObservable(parsed, options);
+}
+
+/** What serveDatagrams() runs for each datagram. */
+export type DatagramHandler = (datagram: Datagram) => void;
+
+export interface DatagramServeOptions extends DatagramOptions {
+  /**
+   * Loops reading the address, each in its own worker thread with its own SO_REUSEPORT socket, so
+   * that the kernel spreads the peers and no loop reads another's datagrams (-1: one per core;
+   * default 1, in this thread). Needs the native backend and a handler module.
+   */
+  loops?: number;
+}
+
+export interface DatagramServerStats extends DatagramStats {
+  /** With several loops: each loop's share. */
+  loops?: { threadId: number; alive: boolean; received: number; sent: number }[];
+}
+
+export interface DatagramServer {
+  /** Resolves with the bound address, or rejects with the ListenError. */
+  readonly listening: Promise<SocketAddress[]>;
+  stats(): DatagramServerStats | null;
+  close(): Promise<void>;
+  /** Failures of the server's loops (worker threads); a one-loop server has none. */
+  readonly errors$: Observable<LoopError>;
+}
+
+/**
+ * Runs `handler` for every datagram arriving at `address`. With `loops` other than 1 the handler
+ * is named as a module (see serve()) whose `datagramHandler` export (or `handler`, or default)
+ * takes each datagram.
+ */
+export function serveDatagrams(address: string, handler: DatagramHandler | HandlerModule, options: DatagramServeOptions = {}): DatagramServer {
+  if (typeof handler !== 'function' || (options.loops ?? 1) !== 1) return serveDatagramsOnLoops(address, handler, options);
+  const source = datagrams$(address, options);
+  let failed: (error: unknown) => void = () => undefined;
+  const listening = new Promise<SocketAddress[]>((resolve, reject) => {
+    failed = reject;
+    source.listening$.subscribe((bound) => resolve([bound]));
+  });
+  listening.catch(() => undefined); // a caller that never looks must not see an unhandled rejection
+  const subscription = source.subscribe({ next: handler, error: (error: unknown) => failed(error) });
+  return {
+    listening,
+    stats: () => source.stats(),
+    close: async () => subscription.unsubscribe(),
+    errors$: NEVER,
+  };
 }

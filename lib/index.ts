@@ -1,6 +1,17 @@
 export { type AddressOptions, type ListenAddress, type Scheme, SocketAddress, parseAddress } from './address';
 export { type Chunk, type CloseReason, Connection, type Detached } from './connection';
-export { type Datagram, type DatagramOptions, type DatagramStats, DatagramsObservable, datagrams$ } from './datagrams';
+export {
+  type Datagram,
+  type DatagramHandler,
+  type DatagramOptions,
+  type DatagramServeOptions,
+  type DatagramServer,
+  type DatagramServerStats,
+  type DatagramStats,
+  DatagramsObservable,
+  datagrams$,
+  serveDatagrams,
+} from './datagrams';
 export { type DialOptions, dial } from './dial';
 export { AddressError, ConnectError, ConnectionError, LimitError, ListenError, LoopError, RxloopError } from './errors';
 export { type Balance, type HandlerModule } from './loops';

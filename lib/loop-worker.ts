@@ -8,7 +8,8 @@ import { RxloopError } from './errors';
 import type { FromLoop, LoopWorkerData, ToLoop } from './loops';
 import { PUBLISHED } from './loops';
 import { type NativeLoop, nativeLoop } from './native/loop';
-import { ConnectionsObservable, type Handler, type Server, serve, serveConnections } from './server';
+import { type DatagramHandler, type DatagramOptions, type DatagramServer, serveDatagrams } from './datagrams';
+import { ConnectionsObservable, type Handler, type Server, type ServerOptions, serve, serveConnections } from './server';
 
 const PUBLISH_INTERVAL_MS = 100;
 
@@ -16,16 +17,17 @@ const data = workerData as LoopWorkerData;
 const port = parentPort!;
 const post = (message: FromLoop): void => port.postMessage(message);
 
-function loadHandler(): Handler {
+/** The handler module's export: the one named, else the first of `names`, the default, or the module itself. */
+function loadHandler<T>(names: string[]): T {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const module = require(data.handler.path) as Record<string, unknown> & { default?: unknown };
-  const candidates = data.handler.export !== undefined ? [module[data.handler.export]] : [module.handler, module.default, module];
+  const candidates = data.handler.export !== undefined ? [module[data.handler.export]] : [...names.map((name) => module[name]), module.default, module];
   const handler = candidates.find((candidate) => typeof candidate === 'function');
   if (handler === undefined) {
-    const wanted = data.handler.export !== undefined ? `an export '${data.handler.export}'` : "a 'handler' or default export";
+    const wanted = data.handler.export !== undefined ? `an export '${data.handler.export}'` : `a ${names.map((n) => `'${n}'`).join(' or ')} or default export`;
     throw new RxloopError(`${data.handler.path} has no ${wanted} that is a function`, 'ERR_RXLOOP_HANDLER_MODULE');
   }
-  return handler as Handler;
+  return handler as T;
 }
 
 /** Serves what the acceptor sends to one inbox per address; answers with the inboxes' fds. */
@@ -46,31 +48,32 @@ function serveInboxes(loop: NativeLoop, handler: Handler, schemes: ('tcp' | 'uni
 function start(): void {
   const loop = nativeLoop();
   if (loop instanceof Error) throw loop;
-  const handler = loadHandler();
-  let server: Server | null = null;
+  let server: Server | DatagramServer | null = null;
   const publish = (): void => {
-    const stats = server?.stats();
-    if (stats) PUBLISHED.forEach((name, i) => (data.published[i] = stats[name]));
+    const stats = server?.stats() as Partial<Record<(typeof PUBLISHED)[number], number>> | null | undefined;
+    if (stats) PUBLISHED.forEach((name, i) => (data.published[i] = stats[name] ?? 0));
   };
+  const failed = (error: Error & { code?: string }): void => post({ type: 'failed', message: error.message, code: error.code });
   setInterval(publish, PUBLISH_INTERVAL_MS).unref();
 
-  port.on('message', (message: ToLoop) => {
+  const answer = (message: ToLoop): void => {
     switch (message.type) {
       case 'inbox': {
-        const inboxes = serveInboxes(loop, handler, message.schemes);
+        const inboxes = serveInboxes(loop, loadHandler<Handler>(['handler']), message.schemes);
         server = inboxes.server;
-        server.listening.then(
-          () => post({ type: 'inbox', fds: inboxes.fds }),
-          (error: Error & { code?: string }) => post({ type: 'failed', message: error.message, code: error.code }),
-        );
+        server.listening.then(() => post({ type: 'inbox', fds: inboxes.fds }), failed);
         break;
       }
       case 'listen':
-        server = serve(message.addresses, handler, { ...data.options, backend: 'native' });
-        server.listening.then(
-          (addresses) => post({ type: 'listening', addresses: addresses.map(String) }),
-          (error: Error & { code?: string }) => post({ type: 'failed', message: error.message, code: error.code }),
-        );
+        server = serve(message.addresses, loadHandler<Handler>(['handler']), { ...(data.options as ServerOptions), backend: 'native' });
+        server.listening.then((addresses) => post({ type: 'listening', addresses: addresses.map(String) }), failed);
+        break;
+      case 'datagrams':
+        server = serveDatagrams(message.address, loadHandler<DatagramHandler>(['datagramHandler', 'handler']), {
+          ...(data.options as DatagramOptions),
+          backend: 'native',
+        });
+        server.listening.then((addresses) => post({ type: 'listening', addresses: addresses.map(String) }), failed);
         break;
       case 'close':
         // Drains this loop's connections (each within closeTimeout), then ends the thread.
@@ -79,6 +82,13 @@ function start(): void {
           process.exit(0);
         });
         break;
+    }
+  };
+  port.on('message', (message: ToLoop) => {
+    try {
+      answer(message);
+    } catch (error) {
+      failed(error as Error); // a handler module that does not load, a bad address
     }
   });
   post({ type: 'started', stats: loop.statsBuffer });

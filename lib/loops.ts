@@ -8,7 +8,8 @@ import { Observable, Subject } from 'rxjs';
 import { type ListenAddress, SocketAddress, parseAddress, parseStreamAddress } from './address';
 import { type BoundListener, HAND_OFF_BALANCES, type HandOffBalance, type ServerOwner } from './backend';
 import { LoopError, RxloopError } from './errors';
-import { nativeLoop } from './native/loop';
+import type { DatagramOptions, DatagramServeOptions, DatagramServer } from './datagrams';
+import { type NativeLoop, nativeLoop } from './native/loop';
 import { STAT_NAMES } from './native/records';
 import type { LoopStats, Server, ServerOptions, ServerStats } from './server';
 import { listenOptions } from './server';
@@ -25,12 +26,12 @@ export interface HandlerSpec {
 }
 
 /** Counters a loop's worker publishes from JavaScript (the rest are its native loop's, live). */
-export const PUBLISHED = ['rejected', 'idleTimeouts', 'outputLimitHits'] as const;
+export const PUBLISHED = ['rejected', 'idleTimeouts', 'outputLimitHits', 'dropped'] as const;
 
 export interface LoopWorkerData {
   index: number;
   handler: HandlerSpec;
-  options: ServerOptions;
+  options: ServerOptions | DatagramOptions;
   /** closedCounts[address * loops + index]: closes of the connections an inbox adopted. */
   closedCounts: Uint32Array;
   loops: number;
@@ -40,6 +41,7 @@ export interface LoopWorkerData {
 export type ToLoop =
   | { type: 'inbox'; schemes: ('tcp' | 'unix')[] }
   | { type: 'listen'; addresses: string[] }
+  | { type: 'datagrams'; address: string }
   | { type: 'close' };
 
 export type FromLoop =
@@ -100,8 +102,9 @@ class LoopThread {
     });
   }
 
-  get acceptBackoffs(): number {
-    return this.stats?.[STAT.acceptBackoffs] ?? 0;
+  /** One of the loop's native counters, live. */
+  counter(name: (typeof STAT_NAMES)[number]): number {
+    return this.stats?.[STAT[name]] ?? 0;
   }
 
   snapshot(): LoopStats {
@@ -139,46 +142,78 @@ const ACCEPTOR: ServerOwner = {
   connectionClosed: () => undefined,
 };
 
-/** serve() with `loops` other than 1: a worker thread per loop, each running the handler module. */
-export function serveOnLoops(urls: string[], handler: unknown, options: ServerOptions): Server {
-  const errors = new Subject<LoopError>();
-  const addresses = urls.map(parseStreamAddress);
-  const requested = options.loops ?? 1;
+/** The worker threads of one server that runs several loops. */
+class LoopGroup {
+  readonly errors = new Subject<LoopError>();
+  readonly loops: LoopThread[];
+  private closing = false;
+
+  constructor(count: number, handler: HandlerModule, options: ServerOptions | DatagramOptions, closedCounts: Uint32Array) {
+    const spec = handlerSpec(handler);
+    const report = (error: LoopError): void => {
+      if (!this.closing) this.errors.next(error);
+    };
+    this.loops = Array.from({ length: count }, (_, index) => {
+      const published = new Float64Array(new SharedArrayBuffer(8 * PUBLISHED.length));
+      const data: LoopWorkerData = { index, handler: spec, options: { ...options, loops: 1, balance: undefined }, closedCounts, loops: count, published };
+      return new LoopThread(index, data, published, report);
+    });
+  }
+
+  async started(): Promise<void> {
+    await Promise.all(this.loops.map(async (loop) => expect(loop.index, await loop.ask(null), 'started')));
+  }
+
+  /** Sums a counter every loop's worker publishes. */
+  published(name: (typeof PUBLISHED)[number]): number {
+    const i = PUBLISHED.indexOf(name);
+    return this.loops.reduce((total, loop) => total + loop.published[i], 0);
+  }
+
+  /** Asks every loop to drain and end; resolves once every thread has. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const loop of this.loops) if (loop.alive) loop.worker.postMessage({ type: 'close' } satisfies ToLoop);
+    await Promise.all(this.loops.map((loop) => loop.exited));
+  }
+}
+
+/** How many loops `requested` means, or a clear error for what cannot run on several. */
+function loopCount(requested: number, handler: unknown, backend: string | undefined): number {
   if (typeof handler === 'function') {
     throw new RxloopError('several loops run in worker threads: name the handler as a module, not a function', 'ERR_RXLOOP_LOOPS');
   }
   if (requested !== -1 && !(Number.isInteger(requested) && requested >= 1)) {
     throw new RxloopError(`loops must be a positive integer or -1, not ${String(requested)}`, 'ERR_RXLOOP_LOOPS');
   }
+  if (backend === 'node') {
+    throw new RxloopError('several loops need the native backend (node:net sockets cannot move between threads)', 'ERR_RXLOOP_LOOPS');
+  }
+  const loop = nativeLoop();
+  if (loop instanceof Error) throw new RxloopError(`several loops need the native addon: ${loop.message}`, 'ERR_RXLOOP_NO_ADDON');
+  return requested === -1 ? availableParallelism() : requested;
+}
+
+/** serve() with `loops` other than 1: a worker thread per loop, each running the handler module. */
+export function serveOnLoops(urls: string[], handler: unknown, options: ServerOptions): Server {
+  const addresses = urls.map(parseStreamAddress);
+  const count = loopCount(options.loops ?? 1, handler, options.backend);
   const balance = options.balance ?? 'round-robin';
   if (balance !== 'reuseport' && !HAND_OFF_BALANCES.includes(balance)) {
     throw new RxloopError(`unknown balance '${String(balance)}' (expected ${[...HAND_OFF_BALANCES, 'reuseport'].join(', ')})`, 'ERR_RXLOOP_LOOPS');
   }
-  if (options.backend === 'node') {
-    throw new RxloopError('several loops need the native backend (node:net sockets cannot move between threads)', 'ERR_RXLOOP_LOOPS');
-  }
-  const acceptor = nativeLoop();
-  if (acceptor instanceof Error) throw new RxloopError(`several loops need the native addon: ${acceptor.message}`, 'ERR_RXLOOP_NO_ADDON');
-
-  const count = requested === -1 ? availableParallelism() : requested;
+  const acceptor = nativeLoop() as NativeLoop;
   const closedCounts = new Uint32Array(new SharedArrayBuffer(4 * count * addresses.length));
-  const spec = handlerSpec(handler as HandlerModule);
-  let closing = false;
-  const report = (error: LoopError): void => {
-    if (!closing) errors.next(error);
-  };
-  const loops = Array.from({ length: count }, (_, index) => {
-    const published = new Float64Array(new SharedArrayBuffer(8 * PUBLISHED.length));
-    const data: LoopWorkerData = { index, handler: spec, options: { ...options, loops: 1, balance: undefined }, closedCounts, loops: count, published };
-    return new LoopThread(index, data, published, report);
-  });
+  const group = new LoopGroup(count, handler as HandlerModule, options, closedCounts);
   const listeners: BoundListener[] = [];
 
   const start = async (): Promise<SocketAddress[]> => {
-    await Promise.all(loops.map(async (loop) => expect(loop.index, await loop.ask(null), 'started')));
-    if (balance === 'reuseport') return listenOnEveryLoop(loops, addresses);
+    await group.started();
+    if (balance === 'reuseport') {
+      return bindOnEveryLoop(group.loops, addresses, (urls) => ({ type: 'listen', addresses: urls }));
+    }
     const inboxes = await Promise.all(
-      loops.map(async (loop) => expect(loop.index, await loop.ask({ type: 'inbox', schemes: addresses.map((a) => (a.scheme === 'tcp' ? 'tcp' : 'unix')) }), 'inbox').fds),
+      group.loops.map(async (loop) => expect(loop.index, await loop.ask({ type: 'inbox', schemes: addresses.map((a) => (a.scheme === 'tcp' ? 'tcp' : 'unix')) }), 'inbox').fds),
     );
     return Promise.all(
       addresses.map(async (address, a) => {
@@ -191,38 +226,67 @@ export function serveOnLoops(urls: string[], handler: unknown, options: ServerOp
   };
 
   const close = async (): Promise<void> => {
-    closing = true;
     for (const listener of listeners.splice(0)) listener.close();
-    for (const loop of loops) if (loop.alive) loop.worker.postMessage({ type: 'close' } satisfies ToLoop);
-    await Promise.all(loops.map((loop) => loop.exited));
+    await group.close();
   };
 
   const listening = start();
   listening.catch(() => close());
   return {
     listening,
-    stats: () => aggregate(loops, acceptor.counters().acceptBackoffs),
+    stats: () => aggregate(group, acceptor.counters().acceptBackoffs),
     close,
-    errors$: errors.asObservable() as Observable<LoopError>,
+    errors$: group.errors.asObservable() as Observable<LoopError>,
+  };
+}
+
+/** serveDatagrams() with `loops` other than 1: each loop reads its own SO_REUSEPORT socket. */
+export function serveDatagramsOnLoops(url: string, handler: unknown, options: DatagramServeOptions): DatagramServer {
+  const address = parseAddress(url);
+  const count = loopCount(options.loops ?? 1, handler, options.backend);
+  const group = new LoopGroup(count, handler as HandlerModule, options, new Uint32Array(0));
+  const start = async (): Promise<SocketAddress[]> => {
+    await group.started();
+    return bindOnEveryLoop(group.loops, [address], ([bound]) => ({ type: 'datagrams', address: bound }));
+  };
+  const listening = start();
+  listening.catch(() => group.close());
+  return {
+    listening,
+    stats: () => {
+      const counter = (name: (typeof STAT_NAMES)[number]): number => group.loops.reduce((total, loop) => total + loop.counter(name), 0);
+      return {
+        backend: 'native',
+        received: counter('datagramsIn'),
+        bytesIn: counter('bytesIn'),
+        sent: counter('datagramsOut') + counter('datagramsFailed'),
+        bytesOut: counter('bytesOut'),
+        failed: counter('datagramsFailed'),
+        dropped: group.published('dropped'),
+        loops: group.loops.map((loop) => ({ threadId: loop.worker.threadId, alive: loop.alive, received: loop.counter('datagramsIn'), sent: loop.counter('datagramsOut') })),
+      };
+    },
+    close: () => group.close(),
+    errors$: group.errors.asObservable() as Observable<LoopError>,
   };
 }
 
 /** reuseport: the first loop binds (resolving port 0), then every other loop binds the same port. */
-async function listenOnEveryLoop(loops: LoopThread[], addresses: ListenAddress[]): Promise<SocketAddress[]> {
+async function bindOnEveryLoop(loops: LoopThread[], addresses: ListenAddress[], request: (urls: string[]) => ToLoop): Promise<SocketAddress[]> {
   const withReusePort = (url: string): string => `${url.replace(/[?&]reuseport=[^&]*/, '')}${url.includes('?') ? '&' : '?'}reuseport=true`;
   const [first, ...rest] = loops;
-  const bound = expect(first.index, await first.ask({ type: 'listen', addresses: addresses.map((a) => withReusePort(a.url)) }), 'listening').addresses;
-  await Promise.all(rest.map(async (loop) => expect(loop.index, await loop.ask({ type: 'listen', addresses: bound.map(withReusePort) }), 'listening')));
+  const bound = expect(first.index, await first.ask(request(addresses.map((a) => withReusePort(a.url)))), 'listening').addresses;
+  await Promise.all(rest.map(async (loop) => expect(loop.index, await loop.ask(request(bound.map(withReusePort))), 'listening')));
   return bound.map((url) => {
     const a = parseAddress(url);
     return new SocketAddress(a.scheme, a.host, a.port, a.path);
   });
 }
 
-function aggregate(loops: LoopThread[], acceptBackoffs: number): ServerStats {
+function aggregate(group: LoopGroup, acceptBackoffs: number): ServerStats {
+  const loops = group.loops;
   const perLoop = loops.map((loop) => loop.snapshot());
   const sum = (key: keyof LoopStats): number => perLoop.reduce((total, s) => total + (s[key] as number), 0);
-  const published = (i: number): number => loops.reduce((total, loop) => total + loop.published[i], 0);
   return {
     backend: 'native',
     connections: sum('connections'),
@@ -232,10 +296,10 @@ function aggregate(loops: LoopThread[], acceptBackoffs: number): ServerStats {
     batches: sum('batches'),
     reads: sum('reads'),
     writev: sum('writev'),
-    acceptBackoffs: loops.reduce((total, loop) => total + loop.acceptBackoffs, acceptBackoffs),
-    rejected: published(0),
-    idleTimeouts: published(1),
-    outputLimitHits: published(2),
+    acceptBackoffs: loops.reduce((total, loop) => total + loop.counter('acceptBackoffs'), acceptBackoffs),
+    rejected: group.published('rejected'),
+    idleTimeouts: group.published('idleTimeouts'),
+    outputLimitHits: group.published('outputLimitHits'),
     loops: perLoop,
   };
 }

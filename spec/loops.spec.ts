@@ -1,11 +1,13 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 
 import { firstValueFrom } from 'rxjs';
 
-import { type Balance, type LoopError, type Server, serve } from '../lib';
+import { type Balance, type LoopError, type Server, serve, serveDatagrams } from '../lib';
 import { eventually, pattern, readBytes, readToEnd } from './support/helpers';
 
 const HANDLERS = path.join(__dirname, 'support', 'loop-handlers.js');
@@ -145,5 +147,86 @@ describe('several loops (native backend)', function () {
     const noExport = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'nothing' }, { loops: 2 });
     await assert.rejects(noExport.listening, { code: 'ERR_RXLOOP_LOOP', message: /export 'nothing'/ });
     await noExport.close();
+  });
+});
+
+describe('several loops for datagrams (native backend)', function () {
+  this.timeout(60_000);
+
+  it('each loop reads its own reuseport socket, and the kernel spreads the peers', async () => {
+    const server = serveDatagrams('udp://127.0.0.1:0', { path: HANDLERS, export: 'datagramWhoami' }, { loops: 2 });
+    try {
+      const [bound] = await server.listening;
+      assert.equal(bound.scheme, 'udp');
+      const answeredBy = new Map<number, number>();
+      // Forty peers, each its own source port: the reuseport hash puts each on one socket.
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const peer = dgram.createSocket('udp4');
+          await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
+          const replies: number[] = [];
+          peer.on('message', (message) => replies.push(Number(message.toString())));
+          for (let i = 0; i < 5; i++) peer.send('who', bound.port, '127.0.0.1');
+          await eventually(() => replies.length === 5, 5000, 'five replies');
+          assert.equal(new Set(replies).size, 1, 'one peer, one loop');
+          answeredBy.set(replies[0], (answeredBy.get(replies[0]) ?? 0) + 5);
+          peer.close();
+        }),
+      );
+      const stats = server.stats()!;
+      assert.equal(stats.received, 200);
+      assert.equal(stats.sent, 200);
+      for (const loop of stats.loops!) {
+        assert.equal(loop.received, answeredBy.get(loop.threadId) ?? 0);
+        assert.ok(loop.received > 0, `loop ${loop.threadId} read nothing`);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('the command line with several loops', function () {
+  this.timeout(30_000);
+
+  it('echo --loops 2 --balance least-connections --udp-port 0 serves TCP and UDP, prints stats on SIGUSR2, exits 0', async () => {
+    const cli = path.join(__dirname, '..', '..', 'bin', 'rxloop.js');
+    const child = spawn(process.execPath, [cli, 'echo', '--port', '0', '--udp-port', '0', '--loops', '2', '--balance', 'least-connections'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: string[] = [];
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      lines.push(...parts);
+    });
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await eventually(() => lines.length >= 2, 10_000, 'two listening lines');
+    const tcp = /^listening tcp:\/\/127\.0\.0\.1:(\d+)$/.exec(lines[0]);
+    const udp = /^listening udp:\/\/127\.0\.0\.1:(\d+)$/.exec(lines[1]);
+    assert.ok(tcp && udp, lines.join(' | '));
+
+    const sockets = await Promise.all([1, 2, 3, 4].map(() => connectFrom(Number(tcp[1]))));
+    for (const socket of sockets) socket.write('tcp echo');
+    for (const socket of sockets) assert.equal((await readBytes(socket, 8)).toString(), 'tcp echo');
+    const peer = dgram.createSocket('udp4');
+    const echoed = new Promise<string>((resolve) => peer.once('message', (message) => resolve(message.toString())));
+    peer.send('udp echo', Number(udp[1]), '127.0.0.1');
+    assert.equal(await echoed, 'udp echo');
+    peer.close();
+
+    child.kill('SIGUSR2');
+    await eventually(() => lines.some((line) => line.startsWith('{"stats"')), 5000, 'the stats line');
+    const [streams, datagrams] = JSON.parse(lines.find((line) => line.startsWith('{"stats"'))!).stats;
+    assert.deepEqual(streams.loops.map((l: { accepted: number }) => l.accepted), [2, 2]);
+    assert.equal(datagrams.received, 1);
+
+    const ends = sockets.map((socket) => readToEnd(socket));
+    child.kill('SIGTERM');
+    await Promise.all(ends); // every loop drained: FIN on every connection
+    for (const socket of sockets) socket.end();
+    assert.equal(await exit, 0);
   });
 });

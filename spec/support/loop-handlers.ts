@@ -3,7 +3,7 @@ import { threadId } from 'node:worker_threads';
 
 import { type Observable, concat, of, tap } from 'rxjs';
 
-import type { Connection } from '../../lib';
+import type { Connection, Datagram } from '../../lib';
 
 /** Echoes; the default a worker picks. */
 export function handler(conn: Connection): Observable<Buffer> {
@@ -22,4 +22,9 @@ export function dieOnRequest(conn: Connection): Observable<Buffer> {
       if (chunk.includes('die')) process.exit(3);
     }),
   );
+}
+
+/** Answers each datagram with the serving thread's id. */
+export function datagramWhoami(datagram: Datagram): void {
+  datagram.reply(`${threadId}`);
 }
