@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { firstValueFrom, take } from 'rxjs';
 
 import { AddressError, ListenError, parseAddress, serve } from '../lib';
-import { BACKENDS, closed, connect, connections$, delay, eventually, openFds, readBytes, readToEnd, startServer } from './support/helpers';
+import { BACKENDS, closed, connect, connections$, delay, eventually, openFds, pattern, readBytes, readToEnd, startServer } from './support/helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -110,7 +110,7 @@ for (const backend of BACKENDS) {
       const server = serve(`unix://${file}`, (conn) => conn.input$, { backend });
       const [address] = await server.listening;
       assert.equal(String(address), `unix://${file}`);
-      const payload = Buffer.alloc(4 * 1024 * 1024, 'u');
+      const payload = pattern(4 * 1024 * 1024, 11);
       const socket = await connect(file);
       const echoed = readToEnd(socket);
       socket.end(payload);
