@@ -27,6 +27,20 @@ export interface Detached {
   readonly input: Buffer;
 }
 
+/** The marks and limits a connection works within; each owner takes them from its options. */
+export interface ConnectionLimits {
+  /** Queued output above which write() returns false and reading pauses (default 64 KiB). */
+  highWaterMark?: number;
+  /** Queued output at or below which reading resumes (default 16 KiB). */
+  lowWaterMark?: number;
+  /** Queued output beyond which the connection is destroyed (default 64 MiB). */
+  maxWritableLength?: number;
+  /** How long a graceful close may go without progress before the connection is destroyed, in ms (default 10 s). */
+  closeTimeout?: number;
+  /** Stop reading while output is above the high-water mark (default true). */
+  pauseOnBackpressure?: boolean;
+}
+
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionOwner {
   readonly highWaterMark: number;
@@ -41,6 +55,31 @@ export interface ConnectionOwner {
   bytesOut: number;
   outputLimitHits: number;
   connectionClosed(conn: Connection): void;
+}
+
+/**
+ * An owner with its limits filled in from the defaults, counting bytes and nothing else: what a
+ * dialed or translated connection belongs to; a server's owner adds its own bookkeeping.
+ */
+export class LimitedOwner implements ConnectionOwner {
+  readonly highWaterMark: number;
+  readonly lowWaterMark: number;
+  readonly maxWritableLength: number;
+  readonly closeTimeout: number;
+  readonly pauseOnBackpressure: boolean;
+  bytesIn = 0;
+  bytesOut = 0;
+  outputLimitHits = 0;
+
+  constructor(limits: ConnectionLimits) {
+    this.highWaterMark = limits.highWaterMark ?? 64 * 1024;
+    this.lowWaterMark = Math.min(limits.lowWaterMark ?? 16 * 1024, this.highWaterMark);
+    this.maxWritableLength = limits.maxWritableLength ?? 64 * 1024 * 1024;
+    this.closeTimeout = limits.closeTimeout ?? 10_000;
+    this.pauseOnBackpressure = limits.pauseOnBackpressure ?? true;
+  }
+
+  connectionClosed(_conn: Connection): void {}
 }
 
 // One number of flags rather than a field each: an idle connection should cost little memory.
@@ -196,6 +235,12 @@ export abstract class Connection {
 
   get isClosed(): boolean {
     return (this.state & CLOSED) !== 0;
+  }
+
+  /** The limits this connection works within (its server's, or those it was dialed or translated with). */
+  get limits(): Required<ConnectionLimits> {
+    const { highWaterMark, lowWaterMark, maxWritableLength, closeTimeout } = this.owner;
+    return { highWaterMark, lowWaterMark, maxWritableLength, closeTimeout, pauseOnBackpressure: this.owner.pauseOnBackpressure !== false };
   }
 
   /** For backends: whether `owner` accepted this connection. */

@@ -5,11 +5,11 @@ import { Observable } from 'rxjs';
 
 import { parseStreamAddress } from './address';
 import type { DialTarget, PendingDial } from './backend';
-import type { Connection, ConnectionOwner } from './connection';
+import { type Connection, type ConnectionLimits, LimitedOwner } from './connection';
 import { ConnectError } from './errors';
 import { type BackendName, selectBackend } from './select-backend';
 
-export interface DialOptions {
+export interface DialOptions extends ConnectionLimits {
   /** 'auto' (default): native where the addon loads, else node:net. */
   backend?: BackendName;
   /** Give up after this many ms with ETIMEDOUT (default 30 s; 0: never). */
@@ -18,38 +18,12 @@ export interface DialOptions {
   noDelay?: boolean;
   /** TCP keep-alive: true for a 60 s idle time, or the idle time in seconds (default off). */
   keepAlive?: boolean | number;
-  highWaterMark?: number;
-  lowWaterMark?: number;
-  closeTimeout?: number;
-  maxWritableLength?: number;
   /**
    * Stop reading while queued output is above highWaterMark (default true, as for servers). A
    * client that writes much before it reads, to a server that does the same, must turn this off
    * (or read elsewhere): with both sides paused on full output, neither would ever drain.
    */
   pauseOnBackpressure?: boolean;
-}
-
-/** What a dialed connection answers to: its own limits and counters. */
-class ClientOwner implements ConnectionOwner {
-  readonly highWaterMark: number;
-  readonly lowWaterMark: number;
-  readonly closeTimeout: number;
-  readonly maxWritableLength: number;
-  readonly pauseOnBackpressure: boolean;
-  bytesIn = 0;
-  bytesOut = 0;
-  outputLimitHits = 0;
-
-  constructor(options: DialOptions) {
-    this.highWaterMark = options.highWaterMark ?? 64 * 1024;
-    this.lowWaterMark = Math.min(options.lowWaterMark ?? 16 * 1024, this.highWaterMark);
-    this.closeTimeout = options.closeTimeout ?? 10_000;
-    this.maxWritableLength = options.maxWritableLength ?? 64 * 1024 * 1024;
-    this.pauseOnBackpressure = options.pauseOnBackpressure ?? true;
-  }
-
-  connectionClosed(): void {}
 }
 
 async function resolveTarget(url: string): Promise<DialTarget> {
@@ -95,7 +69,7 @@ export function dial(address: string, options: DialOptions = {}): Observable<Con
         pending = selectBackend(options.backend).dial(
           target,
           { noDelay: options.noDelay ?? true, keepAliveSeconds: keepAlive },
-          new ClientOwner(options),
+          new LimitedOwner(options),
         );
         return pending.connection;
       })

@@ -2,12 +2,12 @@ import { NEVER, Observable, ObservableInput, ReplaySubject, Subscriber, from, la
 
 import { type ListenAddress, SocketAddress, parseStreamAddress } from './address';
 import type { Backend, BoundListener, ListenOptions, ServerOwner } from './backend';
-import type { Chunk, Connection } from './connection';
+import { type Chunk, type Connection, type ConnectionLimits, LimitedOwner } from './connection';
 import { LimitError, type LoopError, RxloopError } from './errors';
 import { type Balance, type HandlerModule, serveOnLoops } from './loops';
 import { type BackendName, selectBackend } from './select-backend';
 
-export interface ServerOptions {
+export interface ServerOptions extends ConnectionLimits {
   /** 'auto' (default): native where the addon loads, else node:net with one warning. */
   backend?: BackendName;
   /** Listen backlog (default 511); an address's `?backlog=` wins. */
@@ -18,18 +18,10 @@ export interface ServerOptions {
   noDelay?: boolean;
   /** TCP keep-alive: true for a 60 s idle time, or the idle time in seconds (default off). */
   keepAlive?: boolean | number;
-  /** Queued output above which write() returns false and reading pauses (default 64 KiB). */
-  highWaterMark?: number;
-  /** Queued output at or below which reading resumes (default 16 KiB). */
-  lowWaterMark?: number;
-  /** How long a graceful close may go without progress before the connection is destroyed, in ms (default 10 s). */
-  closeTimeout?: number;
   /** Open connections beyond which new ones are accepted and closed at once (default 0: no limit). */
   maxConnections?: number;
   /** Destroy a connection after this long without input or output, in ms (default 0: never). */
   idleTimeout?: number;
-  /** Queued output beyond which a connection is destroyed (default 64 MiB). */
-  maxWritableLength?: number;
   /**
    * Stop reading a connection while its queued output is above highWaterMark (default true):
    * what a server that answers its input wants. Turn it off where output does not come from
@@ -84,10 +76,6 @@ export interface LoopStats
 const DEFAULTS = {
   backlog: 511,
   noDelay: true,
-  highWaterMark: 64 * 1024,
-  lowWaterMark: 16 * 1024,
-  closeTimeout: 10_000,
-  maxWritableLength: 64 * 1024 * 1024,
 };
 
 // An idle connection is found within a quarter of idleTimeout of reaching it.
@@ -97,22 +85,14 @@ const IDLE_SWEEPS = 4;
 export type Bind = (state: ServerState) => Promise<BoundListener>[];
 
 /** One subscription's server: its listeners, its connections and its counters. */
-export class ServerState implements ServerOwner {
-  readonly highWaterMark: number;
-  readonly lowWaterMark: number;
-  readonly maxWritableLength: number;
-  readonly closeTimeout: number;
-  readonly pauseOnBackpressure: boolean;
+export class ServerState extends LimitedOwner implements ServerOwner {
   private readonly maxConnections: number;
   private readonly idleTimeout: number;
   private idleTimer: NodeJS.Timeout | null = null;
-  bytesIn = 0;
-  bytesOut = 0;
   accepted = 0;
   connections = 0;
   rejected = 0;
   idleTimeouts = 0;
-  outputLimitHits = 0;
   listeners: BoundListener[] = [];
   stopped = false;
 
@@ -121,11 +101,7 @@ export class ServerState implements ServerOwner {
     options: ServerOptions,
     private readonly subscriber: Subscriber<Connection>,
   ) {
-    this.highWaterMark = options.highWaterMark ?? DEFAULTS.highWaterMark;
-    this.lowWaterMark = Math.min(options.lowWaterMark ?? DEFAULTS.lowWaterMark, this.highWaterMark);
-    this.maxWritableLength = options.maxWritableLength ?? DEFAULTS.maxWritableLength;
-    this.closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
-    this.pauseOnBackpressure = options.pauseOnBackpressure ?? true;
+    super(options);
     this.maxConnections = options.maxConnections ?? 0;
     this.idleTimeout = options.idleTimeout ?? 0;
     if (this.idleTimeout > 0) {
@@ -145,7 +121,7 @@ export class ServerState implements ServerOwner {
     this.subscriber.next(conn);
   }
 
-  connectionClosed(): void {
+  override connectionClosed(): void {
     this.connections--;
   }
 

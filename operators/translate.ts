@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 
 import type { SocketAddress } from '../lib/address';
-import { Connection, type ConnectionOwner } from '../lib/connection';
+import { Connection, type ConnectionLimits, LimitedOwner } from '../lib/connection';
 import { RxloopError } from '../lib/errors';
 import { ConnectionStream } from './internal/connection-stream';
 
@@ -19,16 +19,8 @@ export interface Translator<S extends Duplex = Duplex> {
   describeError?(error: Error, stream: S): Error;
 }
 
-export interface TranslateOptions {
-  /** Queued output above which write() returns false and reading pauses (default 64 KiB). */
-  highWaterMark?: number;
-  /** Queued output at or below which reading resumes (default 16 KiB). */
-  lowWaterMark?: number;
-  /** Queued output beyond which the connection is destroyed (default 64 MiB). */
-  maxWritableLength?: number;
-  /** How long close() may take before the connection is destroyed, in ms (default 10 s). */
-  closeTimeout?: number;
-}
+/** The translated connection's limits; by default those of the connection underneath. */
+export type TranslateOptions = ConnectionLimits;
 
 /** A translator failed: a TLS handshake that did not complete, input that does not decompress. */
 export class TranslationError extends RxloopError {
@@ -36,26 +28,6 @@ export class TranslationError extends RxloopError {
     super(message, code);
     if (options.cause !== undefined) this.cause = options.cause;
   }
-}
-
-/** The marks and counters of one translated connection (it belongs to no server). */
-class TranslationOwner implements ConnectionOwner {
-  readonly highWaterMark: number;
-  readonly lowWaterMark: number;
-  readonly maxWritableLength: number;
-  readonly closeTimeout: number;
-  bytesIn = 0;
-  bytesOut = 0;
-  outputLimitHits = 0;
-
-  constructor(options: TranslateOptions) {
-    this.highWaterMark = options.highWaterMark ?? 64 * 1024;
-    this.lowWaterMark = Math.min(options.lowWaterMark ?? 16 * 1024, this.highWaterMark);
-    this.maxWritableLength = options.maxWritableLength ?? 64 * 1024 * 1024;
-    this.closeTimeout = options.closeTimeout ?? 10_000;
-  }
-
-  connectionClosed(): void {}
 }
 
 /**
@@ -78,7 +50,7 @@ export class TranslatedConnection<S extends Duplex = Duplex> extends Connection 
     options: TranslateOptions,
   ) {
     // The same connection, seen decoded: it keeps its id.
-    super(outer.id, new TranslationOwner(options));
+    super(outer.id, new LimitedOwner({ ...outer.limits, ...options }));
     const stream = translator.open(new ConnectionStream(outer));
     this.stream = stream;
     outer.closed$.subscribe(({ error }) => {

@@ -399,6 +399,26 @@ for (const backend of BACKENDS) {
           }
         });
 
+        it("takes the limits of the connection underneath, and an option overrides one", async () => {
+          const limits: unknown[] = [];
+          const { server, port } = await startServer(
+            backend,
+            (conn) => {
+              limits.push(translate(conn, translator).limits, translate(conn, translator, { highWaterMark: 4096 }).limits);
+              return conn.input$;
+            },
+            { highWaterMark: 2048, lowWaterMark: 512, closeTimeout: 1234, maxWritableLength: 1 << 20 },
+          );
+          try {
+            (await connect(port)).destroy();
+            await eventually(() => limits.length === 2, 5000, 'a connection');
+            const inherited = { highWaterMark: 2048, lowWaterMark: 512, closeTimeout: 1234, maxWritableLength: 1 << 20, pauseOnBackpressure: true };
+            assert.deepEqual(limits, [inherited, { ...inherited, highWaterMark: 4096 }]);
+          } finally {
+            await server.close();
+          }
+        });
+
         it('round-trips 8 MB of mixed data byte-exact', async () => {
           const server = await startTranslating(backend, translator);
           try {
