@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFile, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as readline from 'node:readline';
 import * as tls from 'node:tls';
@@ -10,7 +11,7 @@ import { promisify } from 'node:util';
 import { type ExampleServer } from '../examples/cli';
 import { startHttp } from '../examples/http';
 import { testCertificates } from './support/certificates';
-import { BACKENDS, closed, connect, readToEnd } from './support/helpers';
+import { BACKENDS, closed, connect, delay, readToEnd } from './support/helpers';
 
 const certs = testCertificates();
 
@@ -137,6 +138,24 @@ for (const backend of BACKENDS) {
       } finally {
         agent.destroy();
       }
+    });
+
+    it('cancels the computations of a peer that resets its connection, freeing the pool', async () => {
+      // Every pool thread taken by a 5-second computation whose client then resets. (A FIN alone
+      // would not do: a half-closed client may still want its answer.)
+      const threads = availableParallelism();
+      for (let i = 0; i < threads; i++) {
+        const socket = await connect(port);
+        socket.write('GET /compute?ms=5000 HTTP/1.1\r\n\r\n');
+        await delay(50);
+        socket.resetAndDestroy();
+      }
+      await delay(200);
+      const started = Date.now();
+      const [response] = await exchange(port, 'GET /compute?ms=1 HTTP/1.1\r\nConnection: close\r\n\r\n');
+      assert.equal(response.status, 200);
+      const waited = Date.now() - started;
+      assert.ok(waited < 2500, `a short computation waited ${waited} ms behind abandoned ones`);
     });
 
     it('reads request bodies, by length and chunked, and stays in step', async () => {
