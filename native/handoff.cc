@@ -72,6 +72,7 @@ Balancer::Balancer(Balance balance, std::vector<int> inboxes, const uint32_t* cl
     : balance_(balance),
       inboxes_(std::move(inboxes)),
       sent_(inboxes_.size(), 0),
+      gone_(inboxes_.size(), false),
       closed_(closed),
       random_(seed | 1) {}
 

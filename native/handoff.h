@@ -47,12 +47,16 @@ class Balancer {
   // The first loop to try; on failure the acceptor tries the ones after it in turn.
   size_t Choose(const uint8_t* encoded_remote);
   void Sent(size_t loop) { sent_[loop]++; }
+  // A loop whose inbox refused (its thread is gone) is not tried again.
+  void Gone(size_t loop) { gone_[loop] = true; }
+  bool IsGone(size_t loop) const { return gone_[loop]; }
 
  private:
   Balance balance_;
   std::vector<int> inboxes_;
   // Counters wrap; their difference (the loop's open connections) does not.
   std::vector<uint32_t> sent_;
+  std::vector<bool> gone_;
   const uint32_t* closed_;
   size_t next_ = 0;
   uint64_t random_;

@@ -655,12 +655,15 @@ void Loop::SendToLoop(Listener& listener, int fd, const sockaddr_storage& remote
   // A full inbox (EAGAIN) or a loop that is gone (ECONNREFUSED): the next loop takes it.
   for (size_t i = 0; i < balancer.size(); i++) {
     size_t loop = (first + i) % balancer.size();
-    if (SendSocket(balancer.inbox(loop), fd, payload, len) == 0) {
+    if (balancer.IsGone(loop)) continue;
+    int err = SendSocket(balancer.inbox(loop), fd, payload, len);
+    if (err == 0) {
       balancer.Sent(loop);
       stats_[kStatHandedOff]++;
       CloseFd(fd);  // the serving loop holds its own copy now
       return;
     }
+    if (err == ECONNREFUSED) balancer.Gone(loop);
   }
   stats_[kStatHandOffFailures]++;
   CloseFd(fd);
