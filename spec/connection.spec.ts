@@ -5,10 +5,12 @@ import { EMPTY, NEVER, Observable, concat, defer, delay as delayBy, firstValueFr
 import type { CloseReason, Connection } from '../lib';
 import {
   BACKENDS,
+  assertEchoes,
   closed,
   connect,
   connections$,
   delay,
+  echoThrough,
   eventually,
   pattern,
   readBytes,
@@ -79,30 +81,7 @@ for (const backend of BACKENDS) {
       const { server, port } = await startServer(backend, (conn) => conn.input$);
       try {
         const socket = await connect(port);
-        const chunk = pattern(1024 * 1024, 3);
-        let received = 0;
-        let mismatch = -1;
-        const done = new Promise<void>((resolve, reject) => {
-          socket.on('data', (data: Buffer) => {
-            for (let i = 0; i < data.length && mismatch < 0; i++) {
-              if (data[i] !== chunk[(received + i) % chunk.length]) mismatch = received + i;
-            }
-            received += data.length;
-            // Read slowly: a pause after every chunk keeps the server's output queue full.
-            socket.pause();
-            setTimeout(() => socket.resume(), 1);
-            if (received >= total) resolve();
-          });
-          socket.once('error', reject);
-        });
-        (async () => {
-          for (let sent = 0; sent < total; sent += chunk.length) {
-            if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
-          }
-        })();
-        await done;
-        assert.equal(mismatch, -1, `byte ${mismatch} differs`);
-        assert.equal(received, total);
+        await echoThrough(socket, total, true);
         socket.end();
         await closed(socket);
       } finally {
@@ -185,9 +164,7 @@ for (const backend of BACKENDS) {
         assert.equal((reasons[0].error as NodeJS.ErrnoException).code, 'ECONNRESET');
 
         const other = await connect(port);
-        const echoed = readBytes(other, 5);
-        other.write('still');
-        assert.equal((await echoed).toString(), 'still');
+        await assertEchoes(other);
         other.destroy();
       } finally {
         await server.close();

@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import { firstValueFrom } from 'rxjs';
 
 import { type Balance, type LoopError, type Server, serve, serveDatagrams } from '../lib';
-import { eventually, pattern, readBytes, readToEnd } from './support/helpers';
+import { assertEchoes, eventually, pattern, readBytes, readToEnd } from './support/helpers';
 
 const HANDLERS = path.join(__dirname, 'support', 'loop-handlers.js');
 const CONNECTIONS = 100;
@@ -115,8 +115,7 @@ describe('several loops (native backend)', function () {
     await eventually(() => server!.stats()!.loops!.some((l) => !l.alive), 5000, 'the loop to be marked dead');
     for (let i = 0; i < 10; i++) {
       const socket = await connectFrom(bound.port);
-      socket.write('still serving');
-      assert.equal((await readBytes(socket, 13)).toString(), 'still serving');
+      await assertEchoes(socket, 'still serving');
       socket.destroy();
     }
   });

@@ -18,7 +18,7 @@ import {
   translate,
 } from '../operators';
 import { testCertificates } from './support/certificates';
-import { BACKENDS, type Backend, closed, connect, delay, eventually, pattern, readBytes, readToEnd, startServer } from './support/helpers';
+import { BACKENDS, type Backend, assertEchoes, closed, echoThrough, connect, delay, eventually, pattern, readBytes, readToEnd, startServer } from './support/helpers';
 
 const certs = testCertificates();
 
@@ -58,33 +58,6 @@ function tlsConnect(port: number, options: tls.ConnectionOptions = {}): Promise<
     });
     socket.once('error', reject);
   });
-}
-
-/** Writes `total` bytes of a pattern, honouring backpressure, and reads them back, checking each byte. */
-async function echoThrough(socket: net.Socket, total: number, slowReader: boolean): Promise<void> {
-  const block = pattern(256 * 1024, 11);
-  let received = 0;
-  let mismatch = -1;
-  const done = new Promise<void>((resolve, reject) => {
-    socket.on('data', (data: Buffer) => {
-      for (let i = 0; i < data.length && mismatch < 0; i++) {
-        if (data[i] !== block[(received + i) % block.length]) mismatch = received + i;
-      }
-      received += data.length;
-      if (slowReader) {
-        socket.pause();
-        setTimeout(() => socket.resume(), 1);
-      }
-      if (received >= total) resolve();
-    });
-    socket.once('error', reject);
-  });
-  for (let sent = 0; sent < total; sent += block.length) {
-    if (!socket.write(block)) await new Promise((resolve) => socket.once('drain', resolve));
-  }
-  await done;
-  assert.equal(mismatch, -1, `byte ${mismatch} differs`);
-  assert.equal(received, total);
 }
 
 for (const backend of BACKENDS) {
@@ -178,9 +151,7 @@ for (const backend of BACKENDS) {
           assert.notEqual(server.reasons[0].reason, 'destroy');
 
           const good = await tlsConnect(server.port);
-          const echoed = readBytes(good, 5);
-          good.write('still');
-          assert.equal((await echoed).toString(), 'still');
+          await assertEchoes(good);
           good.destroy();
         } finally {
           await server.close();
@@ -272,9 +243,7 @@ for (const backend of BACKENDS) {
           assert.equal((server.reasons[0].error as NodeJS.ErrnoException).code, 'ECONNRESET');
 
           const other = await tlsConnect(server.port);
-          const still = readBytes(other, 5);
-          other.write('still');
-          assert.equal((await still).toString(), 'still');
+          await assertEchoes(other);
           other.destroy();
         } finally {
           await server.close();

@@ -63,6 +63,13 @@ export function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
   });
 }
 
+/** Fails unless `text` written to `socket` comes back: an echo server still serving this peer. */
+export async function assertEchoes(socket: net.Socket, text = 'still'): Promise<void> {
+  const echoed = readBytes(socket, Buffer.byteLength(text));
+  socket.write(text);
+  if ((await echoed).toString() !== text) throw new Error(`expected the echo '${text}'`);
+}
+
 export function closed(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => {
     if (socket.destroyed && socket.closed) resolve();
@@ -79,6 +86,36 @@ export async function eventually(condition: () => boolean, ms = 5000, what = 'co
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }
+}
+
+/**
+ * Writes `total` bytes of a pattern, honouring backpressure, and reads them back through an echo,
+ * checking each byte; a slow reader pauses after every chunk, keeping the server's output full.
+ */
+export async function echoThrough(socket: net.Socket, total: number, slowReader: boolean): Promise<void> {
+  const block = pattern(256 * 1024, 11);
+  let received = 0;
+  let mismatch = -1;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (data: Buffer) => {
+      for (let i = 0; i < data.length && mismatch < 0; i++) {
+        if (data[i] !== block[(received + i) % block.length]) mismatch = received + i;
+      }
+      received += data.length;
+      if (slowReader) {
+        socket.pause();
+        setTimeout(() => socket.resume(), 1);
+      }
+      if (received >= total) resolve();
+    });
+    socket.once('error', reject);
+  });
+  for (let sent = 0; sent < total; sent += block.length) {
+    if (!socket.write(block)) await new Promise((resolve) => socket.once('drain', resolve));
+  }
+  await done;
+  if (mismatch >= 0) throw new Error(`byte ${mismatch} differs`);
+  if (received !== total) throw new Error(`received ${received} bytes of ${total}`);
 }
 
 /** A deterministic byte pattern, so corruption, loss and duplication all show. */
