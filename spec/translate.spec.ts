@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import * as zlib from 'node:zlib';
