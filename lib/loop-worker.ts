@@ -3,12 +3,10 @@
 // handler module. lib/loops.ts is the other side of these messages.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import type { Connection } from './connection';
-import { RxloopError } from './errors';
-import type { FromLoop, LoopWorkerData, ToLoop } from './loops';
-import { PUBLISHED } from './loops';
-import { type NativeLoop, nativeLoop } from './native/loop';
 import { type DatagramHandler, type DatagramOptions, type DatagramServer, serveDatagrams } from './datagrams';
+import { RxloopError } from './errors';
+import { type FromLoop, type LoopWorkerData, PUBLISHED, type ToLoop } from './loops';
+import { type NativeLoop, nativeLoop } from './native/loop';
 import { ConnectionsObservable, type Handler, type Server, type ServerOptions, serve, serveConnections } from './server';
 
 const PUBLISH_INTERVAL_MS = 100;
