@@ -299,7 +299,8 @@ export abstract class Connection {
   /**
    * Graceful close: flush what is queued, send FIN, and close once the peer has sent its own.
    * A close that makes no progress (no input, no output drained) for the server's closeTimeout
-   * is given up: the connection is destroyed, reason 'timeout'.
+   * is given up: the connection is destroyed, reason 'timeout'. A pause() still holds: the peer's
+   * FIN is read once the connection is resumed.
    */
   close(): void {
     if (this.state & (CLOSE_REQUESTED | CLOSED)) return;
@@ -475,8 +476,11 @@ export abstract class Connection {
   private applyReading(): void {
     const state = this.state;
     if (state & CLOSED) return;
-    const holds = this.owner.pauseOnBackpressure !== false ? USER_PAUSED | OUTPUT_BLOCKED | HOLDING : USER_PAUSED | HOLDING;
-    const want = !(state & (INPUT_ENDED | DETACHING)) && ((state & CLOSE_REQUESTED) !== 0 || !(state & holds));
+    // A close reads on for the peer's FIN whatever else holds reading back (nobody subscribed, our
+    // own output full) — but not against pause(): a proxy that paused this side because the other
+    // side cannot keep up must not be flooded just because this side is closing.
+    const holds = this.owner.pauseOnBackpressure !== false ? OUTPUT_BLOCKED | HOLDING : HOLDING;
+    const want = !(state & (INPUT_ENDED | DETACHING | USER_PAUSED)) && ((state & CLOSE_REQUESTED) !== 0 || !(state & holds));
     if (want === ((state & READING) !== 0)) return;
     this.state ^= READING;
     this.setTransportReading(want);
@@ -551,8 +555,11 @@ export abstract class Connection {
     const timer = setTimeout(() => {
       extras.lingerTimer = null;
       if (this.state & CLOSED) return;
-      if (this.state & PROGRESSED || this.pendingBytes + this.transportBacklog() < extras.lingerBacklog) {
-        this.startLinger(); // still moving: a slow reader or a half-closed peer may take its time
+      const moving = this.state & PROGRESSED || this.pendingBytes + this.transportBacklog() < extras.lingerBacklog;
+      // Still moving (a slow reader, a half-closed peer may take its time), or held up by our own
+      // pause(), which is no fault of the peer's.
+      if (moving || this.state & USER_PAUSED) {
+        this.startLinger();
         return;
       }
       this.destroyTransport();

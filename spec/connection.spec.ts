@@ -171,6 +171,34 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('keeps a pause() through close(): a closing connection reads its peer only once resumed', async () => {
+      const got: string[] = [];
+      let server: Connection | null = null;
+      const source = connections$('tcp://127.0.0.1:0', { backend, closeTimeout: 100 });
+      const subscription = source.subscribe((conn) => {
+        server = conn;
+        conn.input$.subscribe((chunk) => got.push(chunk.toString()));
+        conn.pause();
+        conn.close();
+      });
+      try {
+        const [bound] = await firstValueFrom(source.listening$);
+        const client = await connect(bound.port);
+        const ended = readToEnd(client); // our FIN comes at once: nothing is queued
+        client.end('while paused');
+        await ended;
+        await delay(300); // three close timeouts: a pause is no stall of the peer's
+        assert.deepEqual(got, [], 'nothing was read while paused');
+        assert.equal(server!.isClosed, false);
+        const reason = firstValueFrom(server!.closed$);
+        server!.resume();
+        assert.deepEqual(await reason, { reason: 'end' });
+        assert.deepEqual(got, ['while paused']);
+      } finally {
+        subscription.unsubscribe();
+      }
+    });
+
     it('never reuses an id, though fds are reused at once', async () => {
       const ids: number[] = [];
       const { server, port } = await startServer(backend, (conn) => {
