@@ -32,7 +32,7 @@ export type {
 } from './resp';
 
 export { translate, TranslatedConnection, TranslationError, type Translator, type TranslateOptions } from './translate';
-export { tlsServer, tlsClient, type TlsServerOptions } from './tls';
+export { tlsServer, tlsClient, type TlsClientOptions, type TlsServerOptions } from './tls';
 export { deflate, gzip } from './compression';
 export { offload, type OffloadOptions, type Pausable } from './offload';
 export { httpRequests, type HttpRequest, type HttpRequestsOptions } from './http-requests';

@@ -13,7 +13,25 @@ export type TlsServerOptions = tls.TlsOptions & {
   handshakeTimeout?: number;
 };
 
+export type TlsClientOptions = tls.ConnectionOptions & {
+  /** Milliseconds a handshake may take before the connection is dropped (default 30 s). */
+  handshakeTimeout?: number;
+};
+
 const established = new WeakSet<tls.TLSSocket>();
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+
+/** Destroys `socket` unless the returned function (the handshake is done) is called within `ms`. */
+function limitHandshake(socket: tls.TLSSocket, ms = DEFAULT_HANDSHAKE_TIMEOUT): () => void {
+  const timer = setTimeout(() => {
+    socket.destroy(new TranslationError('ERR_RXLOOP_TLS_HANDSHAKE', `TLS handshake not done after ${ms} ms`));
+  }, ms);
+  timer.unref();
+  const done = (): void => clearTimeout(timer);
+  socket.once('close', done);
+  return done;
+}
 
 /** Names a TLS failure: during the handshake (bad certificate, not TLS at all) or after it. */
 function describeTlsError(error: Error, socket: tls.TLSSocket): Error {
@@ -36,17 +54,12 @@ function describeTlsError(error: Error, socket: tls.TLSSocket): Error {
  */
 export function tlsServer(options: TlsServerOptions): Translator<tls.TLSSocket> {
   const secureContext = options.secureContext ?? tls.createSecureContext(options);
-  const handshakeTimeout = options.handshakeTimeout ?? 30_000;
   return {
     open(raw) {
       const socket = new tls.TLSSocket(raw, { ...options, isServer: true, secureContext });
-      const timer = setTimeout(() => {
-        socket.destroy(new TranslationError('ERR_RXLOOP_TLS_HANDSHAKE', `TLS handshake not done after ${handshakeTimeout} ms`));
-      }, handshakeTimeout);
-      timer.unref();
-      socket.once('close', () => clearTimeout(timer));
+      const handshaken = limitHandshake(socket, options.handshakeTimeout);
       socket.once('secure', () => {
-        clearTimeout(timer);
+        handshaken();
         if (options.requestCert && !verifyClient(socket, options.rejectUnauthorized ?? true)) return;
         established.add(socket);
       });
@@ -84,14 +97,19 @@ function verifyClient(socket: tls.TLSSocket, rejectUnauthorized: boolean): boole
  * The client side of TLS, for a connection on which this end speaks first: `servername` (SNI,
  * and the name the server's certificate is checked against), `ca`, a client `key`/`cert`,
  * `ALPNProtocols`, and a `session` to resume (listen for 'session' on `conn.stream`). The
- * server certificate is verified (rejectUnauthorized defaults to true); a failure destroys the
- * connection with a TranslationError (ERR_RXLOOP_TLS_HANDSHAKE).
+ * server certificate is verified (rejectUnauthorized defaults to true); a failure, or a server
+ * that does not finish the handshake within `handshakeTimeout` (30 s), destroys the connection
+ * with a TranslationError (ERR_RXLOOP_TLS_HANDSHAKE).
  */
-export function tlsClient(options: tls.ConnectionOptions = {}): Translator<tls.TLSSocket> {
+export function tlsClient(options: TlsClientOptions = {}): Translator<tls.TLSSocket> {
   return {
     open(raw) {
       const socket = tls.connect({ ...options, socket: raw });
-      socket.once('secureConnect', () => established.add(socket));
+      const handshaken = limitHandshake(socket, options.handshakeTimeout);
+      socket.once('secureConnect', () => {
+        handshaken();
+        established.add(socket);
+      });
       return socket;
     },
     describeError: describeTlsError,

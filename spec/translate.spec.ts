@@ -306,6 +306,20 @@ for (const backend of BACKENDS) {
         }
       });
 
+      it('gives up on a server that never answers the handshake', async () => {
+        const server = await startTranslating(backend, tlsClient({ ca: certs.ca, servername: 'localhost', handshakeTimeout: 200 }));
+        try {
+          const silent = await connect(server.port); // reads the ClientHello, says nothing
+          await eventually(() => server.reasons.length === 1, 5000, 'closed$');
+          const error = server.reasons[0].error as TranslationError;
+          assert.equal(error.code, 'ERR_RXLOOP_TLS_HANDSHAKE');
+          assert.match(error.message, /not done after 200 ms/);
+          silent.destroy();
+        } finally {
+          await server.close();
+        }
+      });
+
       it('refuses a server whose certificate does not verify', async () => {
         const server = await startTranslating(backend, tlsClient({ ca: certs.ca, servername: 'localhost' }));
         try {
