@@ -92,7 +92,7 @@ const CLOSE_REQUESTED = 32;
 const SHUTDOWN_SENT = 64;
 const SCHEDULED = 128; // queued for this turn's flush
 const CLOSED = 256;
-const PROGRESSED = 512; // input arrived or output drained since the close timer last looked
+const PROGRESSED = 512; // input arrived, output drained or reading resumed since the close timer last looked
 const DETACHING = 1024; // detach() waits for queued output to drain
 
 /** What most connections never need, kept apart so that an idle connection stays small. */
@@ -345,6 +345,8 @@ export abstract class Connection {
   }
 
   resume(): void {
+    // A resume starts the close timer's clock afresh: the peer has had no chance yet to answer.
+    if (this.state & USER_PAUSED) this.state |= PROGRESSED;
     this.state &= ~USER_PAUSED;
     this.applyReading();
   }
