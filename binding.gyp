@@ -1,4 +1,10 @@
 {
+  "variables": {
+    # The poller: epoll on Linux, kqueue on macOS and the BSDs. RXLOOP_POLLER=kqueue forces kqueue
+    # on Linux (against libkqueue), with its include and library flags in RXLOOP_POLLER_CFLAGS and
+    # RXLOOP_POLLER_LIBS; those two are read only for a forced kqueue build.
+    "rxloop_poller%": "<!(node -p \"const p = process.env.RXLOOP_POLLER || ''; if (!['', 'epoll', 'kqueue'].includes(p)) throw new Error('RXLOOP_POLLER: epoll or kqueue'); p\")"
+  },
   "targets": [
     {
       "target_name": "rxloop",
@@ -16,7 +22,17 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
       "cflags_cc!": ["-fno-exceptions"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["native/poller_epoll.cc"]}],
+        ["OS=='linux' and rxloop_poller!='kqueue'", {"sources": ["native/poller_epoll.cc"]}],
+        ["OS=='linux' and rxloop_poller=='kqueue'", {
+          "sources": ["native/poller_kqueue.cc"],
+          "defines": ["RXLOOP_POLLER_KQUEUE"],
+          "cflags": ["<!@(node -p \"process.env.RXLOOP_POLLER_CFLAGS || ''\")"],
+          "libraries": ["<!@(node -p \"process.env.RXLOOP_POLLER_LIBS || ''\")"]
+        }],
+        ["OS in ('mac', 'freebsd', 'openbsd', 'netbsd')", {
+          "sources": ["native/poller_kqueue.cc"],
+          "defines": ["RXLOOP_POLLER_KQUEUE"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -137,7 +137,7 @@ struct UvHandles {
 
   static void OnPoll(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<UvHandles*>(handle->data);
-    (void)status;  // an error on the epoll fd itself still means: look at what is ready
+    (void)status;  // an error on the poller's fd itself still means: look at what is ready
     (void)events;
     if (self->owner != nullptr) self->owner->RunRound();
   }
@@ -222,7 +222,7 @@ Loop::Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info), env_(
 
   int err = 0;
   poller_.reset(Poller::Create(kMaxEvents, &err));
-  if (!poller_) throw ErrnoError(env, "epoll_create1", err);
+  if (!poller_) throw ErrnoError(env, kPollerCreateCall, err);
   events_.resize(kMaxEvents);
 
   uv_loop_t* uv_loop = nullptr;
@@ -323,7 +323,7 @@ Napi::Value Loop::BoundResult(Napi::Env env, uint32_t slot, const ListenResult& 
   Listener& listener = listeners_[slot];
   listener.local_len = EncodeAddress(r.bound, r.bound_len, listener.local);
   int err = WatchListener(slot, r.fd);
-  if (err != 0) throw ErrnoError(env, "epoll_ctl", err);
+  if (err != 0) throw ErrnoError(env, kPollerSetCall, err);
   Napi::Array result = Napi::Array::New(env, 2);
   result.Set(0u, Napi::Number::New(env, slot));
   result.Set(1u, Napi::Buffer<uint8_t>::Copy(env, listener.local, listener.local_len));
@@ -380,7 +380,7 @@ Napi::Value Loop::OpenInbox(const Napi::CallbackInfo& info) {
   err = WatchListener(slot, fds[0]);
   if (err != 0) {
     CloseFd(fds[1]);
-    throw ErrnoError(env, "epoll_ctl", err);
+    throw ErrnoError(env, kPollerSetCall, err);
   }
   Napi::Array result = Napi::Array::New(env, 2);
   result.Set(0u, Napi::Number::New(env, slot));
@@ -834,7 +834,7 @@ Napi::Value Loop::Connect(const Napi::CallbackInfo& info) {
     CloseFd(fd);
     conn.fd = -1;
     free_conns_.push_back(slot);
-    throw ErrnoError(env, "epoll_ctl", err);
+    throw ErrnoError(env, kPollerSetCall, err);
   }
   conn.interest = kWritable;
   open_conns_++;

@@ -15,6 +15,15 @@ enum PollBits : uint32_t {
   kError = 1u << 3,
 };
 
+// The system calls behind Create and Set, for error messages.
+#ifdef RXLOOP_POLLER_KQUEUE
+constexpr const char* kPollerCreateCall = "kqueue";
+constexpr const char* kPollerSetCall = "kevent";
+#else
+constexpr const char* kPollerCreateCall = "epoll_create1";
+constexpr const char* kPollerSetCall = "epoll_ctl";
+#endif
+
 struct PollEvent {
   uint64_t token;
   uint32_t events;
@@ -28,7 +37,8 @@ class Poller {
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
-  // The descriptor that becomes readable when any registered fd is ready (what libuv watches).
+  // The descriptor that becomes readable when any registered fd is ready (what libuv watches):
+  // the epoll fd itself, or for kqueue a pipe that a helper thread signals (poller_kqueue.cc).
   int fd() const;
 
   // Moves fd from interest `from` to interest `to`: 0 → x registers, x → 0 unregisters.
