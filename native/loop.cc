@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -58,14 +60,21 @@ int SocketError(int fd) {
 }
 
 // sendmsg rather than writev for its MSG_NOSIGNAL: a peer that is gone must give EPIPE, never
-// SIGPIPE, even in a host process that has not ignored the signal.
+// SIGPIPE, even in a host process that has not ignored the signal. Where there is no
+// MSG_NOSIGNAL (macOS), every socket has SO_NOSIGPIPE set instead (sockets.cc).
+#ifdef RXLOOP_HAVE_MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
+#else
+constexpr int kSendFlags = MSG_DONTWAIT;
+#endif
+
 ssize_t SendVector(int fd, iovec* iov, int count) {
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
   ssize_t n;
   do {
-    n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    n = sendmsg(fd, &msg, kSendFlags);
   } while (n < 0 && errno == EINTR);
   return n;
 }
@@ -80,6 +89,33 @@ uint32_t TakeSlot(std::deque<T>& table, std::vector<uint32_t>& free) {
   uint32_t slot = free.back();
   free.pop_back();
   return slot;
+}
+
+// Bytes the kernel still holds in the send queue: SIOCOUTQ on Linux, SO_NWRITE on macOS,
+// FIONWRITE on FreeBSD and NetBSD; 0 where it cannot be known, or the socket kind has no count.
+int UnsentBytes(int fd) {
+  int unsent = 0;
+#if defined(SIOCOUTQ)
+  if (ioctl(fd, SIOCOUTQ, &unsent) != 0) unsent = 0;
+#elif defined(SO_NWRITE)
+  socklen_t len = sizeof(unsent);
+  if (getsockopt(fd, SOL_SOCKET, SO_NWRITE, &unsent, &len) != 0) unsent = 0;
+#elif defined(FIONWRITE)
+  if (ioctl(fd, FIONWRITE, &unsent) != 0) unsent = 0;
+#else
+  (void)fd;
+#endif
+  return unsent;
+}
+
+// ENONET is Linux's own.
+bool IsNoNet(int err) {
+#ifdef ENONET
+  return err == ENONET;
+#else
+  (void)err;
+  return false;
+#endif
 }
 
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
@@ -535,8 +571,7 @@ Napi::Value Loop::Backlog(const Napi::CallbackInfo& info) {
   uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
   if (closed_ || slot >= conns_.size() || conns_[slot].fd < 0) return Napi::Number::New(info.Env(), 0);
   const Conn& conn = conns_[slot];
-  int unsent = 0;
-  if (ioctl(conn.fd, SIOCOUTQ, &unsent) != 0) unsent = 0;  // not a TCP socket: remainder only
+  int unsent = UnsentBytes(conn.fd);
   return Napi::Number::New(info.Env(), static_cast<double>(conn.out.size()) + unsent);
 }
 
@@ -604,7 +639,7 @@ void Loop::AcceptAll(uint32_t listener_slot) {
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       // Network errors on the pending connection are its own; accept(2) says to retry.
       if (err == ECONNABORTED || err == EPROTO || err == ENETDOWN || err == ENOPROTOOPT ||
-          err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH || err == EOPNOTSUPP ||
+          err == EHOSTDOWN || IsNoNet(err) || err == EHOSTUNREACH || err == EOPNOTSUPP ||
           err == ENETUNREACH || err == EPERM) {
         continue;
       }

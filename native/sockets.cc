@@ -42,6 +42,41 @@ size_t EncodeAddress(const sockaddr_storage& addr, socklen_t len, uint8_t* out) 
   return 1;
 }
 
+// Finishes a socket made without SOCK_NONBLOCK/SOCK_CLOEXEC or MSG_NOSIGNAL (see sockets.h).
+// Returns fd, or -errno after closing it. On Linux it has nothing left to do.
+static int Prepare(int fd) {
+#ifndef RXLOOP_HAVE_SOCK_FLAGS
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+      fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    int err = errno;
+    CloseFd(fd);
+    return -err;
+  }
+#endif
+#if !defined(RXLOOP_HAVE_MSG_NOSIGNAL) && defined(SO_NOSIGPIPE)
+  // A send to a peer that is gone must give EPIPE, never SIGPIPE (loop.cc sends without flags).
+  int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on)) != 0) {
+    int err = errno;
+    CloseFd(fd);
+    return -err;
+  }
+#endif
+  return fd;
+}
+
+// A non-blocking, close-on-exec stream socket, or -errno.
+static int NewSocket(int family) {
+#ifdef RXLOOP_HAVE_SOCK_FLAGS
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+  int fd = socket(family, SOCK_STREAM, 0);
+#endif
+  if (fd < 0) return -errno;
+  return Prepare(fd);
+}
+
 static ListenResult Fail(ListenResult r, int fd, int err) {
   if (fd >= 0) CloseFd(fd);
   r.fd = -1;
@@ -75,11 +110,10 @@ ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reus
     if (gai == EAI_SYSTEM) r.err = errno;
     return r;
   }
-  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = NewSocket(found->ai_family);
   if (fd < 0) {
-    int err = errno;
     freeaddrinfo(found);
-    return Fail(r, -1, err);
+    return Fail(r, -1, -fd);
   }
   int on = 1;
   // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
@@ -100,27 +134,32 @@ ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reus
   return r;
 }
 
-// Fills a unix address; `path` may start with a NUL byte for an abstract name. False if too long.
-static bool UnixAddress(const std::string& path, sockaddr_un* addr, socklen_t* len) {
+// Fills a unix address; `path` may start with a NUL byte for an abstract name. Returns 0, or
+// ENAMETOOLONG (or EOPNOTSUPP for an abstract name where there are none).
+static int UnixAddress(const std::string& path, sockaddr_un* addr, socklen_t* len) {
   *addr = sockaddr_un{};
   addr->sun_family = AF_UNIX;
   bool abstract = !path.empty() && path[0] == '\0';
+#ifndef __linux__
+  if (abstract) return EOPNOTSUPP;  // abstract names are Linux's own
+#endif
   // A filesystem path needs room for its terminating NUL; an abstract name does not, and is
   // bound at its exact length.
   size_t size = path.size() + (abstract ? 0 : 1);
-  if (path.empty() || size > sizeof(addr->sun_path)) return false;
+  if (path.empty() || size > sizeof(addr->sun_path)) return ENAMETOOLONG;
   memcpy(addr->sun_path, path.data(), path.size());
   *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + size);
-  return true;
+  return 0;
 }
 
 ListenResult ListenUnix(const std::string& path, int backlog) {
   ListenResult r;
   sockaddr_un addr;
   socklen_t len;
-  if (!UnixAddress(path, &addr, &len)) return Fail(r, -1, ENAMETOOLONG);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Fail(r, -1, errno);
+  int err = UnixAddress(path, &addr, &len);
+  if (err != 0) return Fail(r, -1, err);
+  int fd = NewSocket(AF_UNIX);
+  if (fd < 0) return Fail(r, -1, -fd);
   return BindAndListen(fd, reinterpret_cast<sockaddr*>(&addr), len, backlog);
 }
 
@@ -140,11 +179,10 @@ int ConnectTcp(const std::string& ip, int port, bool no_delay, int keep_alive_se
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;  // names are resolved off the loop, in JS
   addrinfo* found = nullptr;
   if (getaddrinfo(ip.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -EINVAL;
-  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = NewSocket(found->ai_family);
   if (fd < 0) {
-    int err = errno;
     freeaddrinfo(found);
-    return -err;
+    return fd;
   }
   SetStreamOptions(fd, true, no_delay, keep_alive_seconds);
   fd = FinishConnect(fd, found->ai_addr, found->ai_addrlen);
@@ -155,18 +193,26 @@ int ConnectTcp(const std::string& ip, int port, bool no_delay, int keep_alive_se
 int ConnectUnix(const std::string& path) {
   sockaddr_un addr;
   socklen_t len;
-  if (!UnixAddress(path, &addr, &len)) return -ENAMETOOLONG;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
+  int err = UnixAddress(path, &addr, &len);
+  if (err != 0) return -err;
+  int fd = NewSocket(AF_UNIX);
+  if (fd < 0) return fd;
   return FinishConnect(fd, reinterpret_cast<sockaddr*>(&addr), len);
 }
 
 int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len) {
   for (;;) {
     *len = sizeof(*addr);
+#ifdef RXLOOP_HAVE_SOCK_FLAGS
     int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(addr), len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) return fd;
+#else
+    int fd = accept(listen_fd, reinterpret_cast<sockaddr*>(addr), len);
+    // A connection that cannot be set up (macOS refuses SO_NOSIGPIPE on one already reset) is
+    // the peer's own failure, like one aborted before accept: the caller moves on to the next.
+    if (fd >= 0) return Prepare(fd) >= 0 ? fd : -ECONNABORTED;
+#endif
     if (errno != EINTR) return -errno;
   }
 }
@@ -178,7 +224,12 @@ void SetStreamOptions(int fd, bool tcp, bool no_delay, int keep_alive_seconds) {
   if (no_delay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
   if (keep_alive_seconds > 0) {
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+#if defined(TCP_KEEPIDLE)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keep_alive_seconds, sizeof(keep_alive_seconds));
+#elif defined(TCP_KEEPALIVE)
+    // macOS's name for the idle time (OpenBSD has neither: its idle time is system-wide).
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, &keep_alive_seconds, sizeof(keep_alive_seconds));
+#endif
   }
 }
 

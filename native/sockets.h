@@ -10,6 +10,17 @@
 #include <cstdint>
 #include <string>
 
+// Feature checks. Linux and the BSDs make a socket non-blocking and close-on-exec as they create
+// or accept it (SOCK_NONBLOCK, accept4), and suppress SIGPIPE per send (MSG_NOSIGNAL); macOS has
+// neither, so there fcntl and SO_NOSIGPIPE do it once per socket. Defining
+// RXLOOP_PORTABLE_SOCKETS takes the fallbacks anywhere, to exercise them on Linux.
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(RXLOOP_PORTABLE_SOCKETS)
+#define RXLOOP_HAVE_SOCK_FLAGS 1
+#endif
+#if defined(MSG_NOSIGNAL) && !defined(RXLOOP_PORTABLE_SOCKETS)
+#define RXLOOP_HAVE_MSG_NOSIGNAL 1
+#endif
+
 namespace rxloop {
 
 // Encoded address: [family: 4 | 6 | 1 (unix)] then, for IP, [port: u16 BE][4 or 16 address bytes];
@@ -28,7 +39,7 @@ struct ListenResult {
 };
 
 ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reuse_port);
-// `path` may start with a NUL byte for a Linux abstract socket.
+// `path` may start with a NUL byte for a Linux abstract socket (EOPNOTSUPP elsewhere).
 ListenResult ListenUnix(const std::string& path, int backlog);
 
 // Starts a non-blocking connect to a numeric IP address or a unix path (a leading NUL for an
@@ -42,7 +53,8 @@ int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len);
 void SetStreamOptions(int fd, bool tcp, bool no_delay, int keep_alive_seconds);
 
 // Closes fd, ignoring EINTR: on Linux the descriptor is released even then, and retrying could
-// close a descriptor another thread has just been given.
+// close a descriptor another thread has just been given (POSIX leaves it unspecified elsewhere,
+// where not retrying is the safe side too).
 void CloseFd(int fd);
 
 }  // namespace rxloop
