@@ -51,12 +51,13 @@ constexpr unsigned kReceipt = 0;
 // the knote it marks is enabled only to stop the helper.
 constexpr uint64_t kStopToken = ~uint64_t{0};
 
-void Change(struct kevent* ev, int fd, short filter, unsigned flags, uint64_t token) {
+// The field types differ (NetBSD: unsigned filter and flags, and before 10 an intptr_t udata),
+// hence the casts to whatever this system declares.
+void Change(struct kevent* ev, int fd, int filter, unsigned flags, uint64_t token) {
   *ev = {};
   ev->ident = static_cast<uintptr_t>(fd);
-  ev->filter = filter;
-  ev->flags = static_cast<unsigned short>(flags);
-  // udata is a void* (an intptr_t on older NetBSD): hence the C cast.
+  ev->filter = static_cast<decltype(ev->filter)>(filter);
+  ev->flags = static_cast<decltype(ev->flags)>(flags);
   ev->udata = (decltype(ev->udata))static_cast<uintptr_t>(token);
 }
 
@@ -193,7 +194,8 @@ int Poller::Set(int fd, uint64_t token, uint32_t from, uint32_t to) {
   struct kevent receipts[2];
   timespec zero{0, 0};
   int got = kevent(state_->kq, changes, n, receipts, n, &zero);
-  // EINTR: kqueue(2) says the changes were all applied before it.
+  // EINTR: FreeBSD's and NetBSD's kqueue(2) say every change was applied before it (and with no
+  // wait, as here, there is no time for a signal to interrupt).
   if (got < 0) return errno == EINTR ? 0 : errno;
   // A change that failed leaves the other applied; the loop then closes the fd, which drops both.
   for (int i = 0; i < got; i++) {
