@@ -21,10 +21,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
+// In kqueue(2)'s order: older BSDs' sys/event.h needs sys/types.h first.
+#include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
