@@ -23,12 +23,17 @@ ListenResult BindUdp(const std::string& host, int port, bool reuse_port) {
     if (gai == EAI_SYSTEM) r.err = errno;
     return r;
   }
-  int fd = socket(found->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = NewSocket(found->ai_family, SOCK_DGRAM);
+  if (fd < 0) {
+    r.err = -fd;
+    freeaddrinfo(found);
+    return r;
+  }
   int on = 1;
-  if (fd < 0 || (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+  if ((reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
       bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
     r.err = errno;
-    if (fd >= 0) CloseFd(fd);
+    CloseFd(fd);
     freeaddrinfo(found);
     return r;
   }

@@ -1,16 +1,29 @@
 #include "handoff.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <utility>
 
+#include "sockets.h"
+
 namespace rxloop {
 
 int OpenInbox(int fds[2]) {
+#ifdef RXLOOP_HAVE_SOCK_FLAGS
   if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return errno;
+#else
+  if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0) return errno;
+  int first = PrepareSocket(fds[0]);  // each closes its fd when it fails
+  int second = first < 0 ? -1 : PrepareSocket(fds[1]);
+  if (first < 0 || second < 0) {
+    CloseFd(first < 0 ? fds[1] : fds[0]);
+    return first < 0 ? -first : -second;
+  }
+#endif
   return 0;
 }
 
@@ -43,7 +56,7 @@ int SendSocket(int inbox, int fd, const uint8_t* payload, size_t len) {
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
   for (;;) {
-    if (sendmsg(inbox, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return 0;
+    if (sendmsg(inbox, &msg, MSG_DONTWAIT | kSendNoSignal) >= 0) return 0;
     if (errno != EINTR) return errno;
   }
 }
@@ -53,7 +66,11 @@ int ReceiveSocket(int inbox, uint8_t* payload, size_t cap, size_t* len) {
   msghdr& msg = message.msg;
   ssize_t n;
   do {
+#ifdef RXLOOP_HAVE_MSG_CMSG_CLOEXEC
     n = recvmsg(inbox, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+#else
+    n = recvmsg(inbox, &msg, MSG_DONTWAIT);
+#endif
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
   *len = static_cast<size_t>(n);
@@ -65,6 +82,11 @@ int ReceiveSocket(int inbox, uint8_t* payload, size_t cap, size_t* len) {
   }
   int fd;
   memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+#ifndef RXLOOP_HAVE_MSG_CMSG_CLOEXEC
+  // Not atomic (a fork and exec on another thread in between inherits it), but the best there is
+  // without MSG_CMSG_CLOEXEC (macOS); it cannot fail on the fd just received.
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
   return fd;
 }
 

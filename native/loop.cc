@@ -62,19 +62,13 @@ int SocketError(int fd) {
 // sendmsg rather than writev for its MSG_NOSIGNAL: a peer that is gone must give EPIPE, never
 // SIGPIPE, even in a host process that has not ignored the signal. Where there is no
 // MSG_NOSIGNAL (macOS), every socket has SO_NOSIGPIPE set instead (sockets.cc).
-#ifdef RXLOOP_HAVE_MSG_NOSIGNAL
-constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
-#else
-constexpr int kSendFlags = MSG_DONTWAIT;
-#endif
-
 ssize_t SendVector(int fd, iovec* iov, int count) {
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
   ssize_t n;
   do {
-    n = sendmsg(fd, &msg, kSendFlags);
+    n = sendmsg(fd, &msg, kSendNoSignal | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   return n;
 }

@@ -42,9 +42,8 @@ size_t EncodeAddress(const sockaddr_storage& addr, socklen_t len, uint8_t* out) 
   return 1;
 }
 
-// Finishes a socket made without SOCK_NONBLOCK/SOCK_CLOEXEC or MSG_NOSIGNAL (see sockets.h).
-// Returns fd, or -errno after closing it. On Linux it has nothing left to do.
-static int Prepare(int fd) {
+// On Linux it has nothing left to do.
+int PrepareSocket(int fd) {
 #ifndef RXLOOP_HAVE_SOCK_FLAGS
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
@@ -66,15 +65,14 @@ static int Prepare(int fd) {
   return fd;
 }
 
-// A non-blocking, close-on-exec stream socket, or -errno.
-static int NewSocket(int family) {
+int NewSocket(int family, int type) {
 #ifdef RXLOOP_HAVE_SOCK_FLAGS
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 #else
-  int fd = socket(family, SOCK_STREAM, 0);
+  int fd = socket(family, type, 0);
 #endif
   if (fd < 0) return -errno;
-  return Prepare(fd);
+  return PrepareSocket(fd);
 }
 
 static ListenResult Fail(ListenResult r, int fd, int err) {
@@ -110,7 +108,7 @@ ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reus
     if (gai == EAI_SYSTEM) r.err = errno;
     return r;
   }
-  int fd = NewSocket(found->ai_family);
+  int fd = NewSocket(found->ai_family, SOCK_STREAM);
   if (fd < 0) {
     freeaddrinfo(found);
     return Fail(r, -1, -fd);
@@ -158,7 +156,7 @@ ListenResult ListenUnix(const std::string& path, int backlog) {
   socklen_t len;
   int err = UnixAddress(path, &addr, &len);
   if (err != 0) return Fail(r, -1, err);
-  int fd = NewSocket(AF_UNIX);
+  int fd = NewSocket(AF_UNIX, SOCK_STREAM);
   if (fd < 0) return Fail(r, -1, -fd);
   return BindAndListen(fd, reinterpret_cast<sockaddr*>(&addr), len, backlog);
 }
@@ -179,7 +177,7 @@ int ConnectTcp(const std::string& ip, int port, bool no_delay, int keep_alive_se
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;  // names are resolved off the loop, in JS
   addrinfo* found = nullptr;
   if (getaddrinfo(ip.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -EINVAL;
-  int fd = NewSocket(found->ai_family);
+  int fd = NewSocket(found->ai_family, SOCK_STREAM);
   if (fd < 0) {
     freeaddrinfo(found);
     return fd;
@@ -195,7 +193,7 @@ int ConnectUnix(const std::string& path) {
   socklen_t len;
   int err = UnixAddress(path, &addr, &len);
   if (err != 0) return -err;
-  int fd = NewSocket(AF_UNIX);
+  int fd = NewSocket(AF_UNIX, SOCK_STREAM);
   if (fd < 0) return fd;
   return FinishConnect(fd, reinterpret_cast<sockaddr*>(&addr), len);
 }
@@ -211,7 +209,7 @@ int AcceptOne(int listen_fd, sockaddr_storage* addr, socklen_t* len) {
     int fd = accept(listen_fd, reinterpret_cast<sockaddr*>(addr), len);
     // A connection that cannot be set up (macOS refuses SO_NOSIGPIPE on one already reset) is
     // the peer's own failure, like one aborted before accept: the caller moves on to the next.
-    if (fd >= 0) return Prepare(fd) >= 0 ? fd : -ECONNABORTED;
+    if (fd >= 0) return PrepareSocket(fd) >= 0 ? fd : -ECONNABORTED;
 #endif
     if (errno != EINTR) return -errno;
   }

@@ -20,6 +20,9 @@
 #if defined(MSG_NOSIGNAL) && !defined(RXLOOP_PORTABLE_SOCKETS)
 #define RXLOOP_HAVE_MSG_NOSIGNAL 1
 #endif
+#if defined(MSG_CMSG_CLOEXEC) && !defined(RXLOOP_PORTABLE_SOCKETS)
+#define RXLOOP_HAVE_MSG_CMSG_CLOEXEC 1
+#endif
 
 namespace rxloop {
 
@@ -28,6 +31,20 @@ namespace rxloop {
 constexpr size_t kMaxEncodedAddress = 2 + sizeof(sockaddr_un::sun_path);
 
 size_t EncodeAddress(const sockaddr_storage& addr, socklen_t len, uint8_t* out);
+
+// What a send adds to its flags so that a peer that is gone gives EPIPE, never SIGPIPE: the
+// socket itself says so where there is no MSG_NOSIGNAL (SO_NOSIGPIPE, set by PrepareSocket).
+#ifdef RXLOOP_HAVE_MSG_NOSIGNAL
+constexpr int kSendNoSignal = MSG_NOSIGNAL;
+#else
+constexpr int kSendNoSignal = 0;
+#endif
+
+// A socket of `type` (SOCK_STREAM, SOCK_DGRAM), non-blocking and close-on-exec, or -errno.
+int NewSocket(int family, int type);
+// Gives fd, made where socket() could not take SOCK_NONBLOCK/SOCK_CLOEXEC, what NewSocket's have
+// (and SO_NOSIGPIPE where needed). Returns fd, or -errno after closing it.
+int PrepareSocket(int fd);
 
 struct ListenResult {
   int fd = -1;
