@@ -12,6 +12,8 @@
         "native/addon.cc",
         "native/loop.cc",
         "native/handoff.cc",
+        "native/loop_handoff.cc",
+        "native/loop_datagrams.cc",
         "native/datagrams.cc",
         "native/sockets.cc"
       ],

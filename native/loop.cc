@@ -1,6 +1,5 @@
 #include "loop.h"
 
-#include "datagrams.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,12 +23,8 @@ namespace {
 constexpr int kMaxEvents = 1024;
 // A fire-hose peer gets this much per wake-up; the rest waits for the next round.
 constexpr size_t kReadBudget = 64 * 1024;
-constexpr size_t kSlabSize = 1024 * 1024;
 constexpr size_t kMinSlabRoom = 4096;
-constexpr size_t kAcceptBlockSize = 4 + 2 * kMaxEncodedAddress;
 constexpr uint64_t kBackoffMs = 100;
-// Datagrams read from one UDP socket per wake-up; the rest wait for the next round.
-constexpr int kDatagramBudget = 256;
 constexpr int kRecordWidth = 4;
 constexpr int kIoWidth = 3;
 
@@ -49,7 +44,6 @@ uint64_t NextConnectionId() { return next_conn_id.fetch_add(1, std::memory_order
 
 namespace {
 
-uint64_t ListenerToken(uint32_t slot) { return (static_cast<uint64_t>(slot) << 1) | 1; }
 uint64_t ConnToken(uint32_t slot) { return static_cast<uint64_t>(slot) << 1; }
 
 int SocketError(int fd) {
@@ -112,6 +106,9 @@ bool IsNoNet(int err) {
 #endif
 }
 
+
+}  // namespace
+
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
   std::string message = std::string(syscall) + " " + uv_err_name(-err) + ": " + uv_strerror(-err);
   Napi::Error error = Napi::Error::New(env, message);
@@ -120,8 +117,6 @@ Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
   error.Set("syscall", Napi::String::New(env, syscall));
   return error;
 }
-
-}  // namespace
 
 void OutBuffer::Append(const char* bytes, size_t len) {
   if (len == 0) return;
@@ -326,19 +321,6 @@ Napi::Value Loop::Listen(const Napi::CallbackInfo& info) {
   return BoundResult(env, slot, r);
 }
 
-// bindUdp(host, port, reusePort) → [slot, encodedLocalAddress]: datagrams arrive as records.
-Napi::Value Loop::BindUdp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) throw Napi::Error::New(env, "bindUdp: loop is closed");
-  std::string host = info[0].As<Napi::String>();
-  int port = info[1].As<Napi::Number>().Int32Value();
-  ListenResult r = rxloop::BindUdp(host, port, info[2].ToBoolean());
-  ThrowIfFailed(env, r, "bind");
-  uint32_t slot = NewListenerSlot();
-  listeners_[slot].udp = true;
-  return BoundResult(env, slot, r);
-}
-
 void Loop::ThrowIfFailed(Napi::Env env, const ListenResult& r, const char* syscall) {
   if (r.gai_error != 0) {
     Napi::Error error = Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(r.gai_error));
@@ -387,59 +369,6 @@ uint32_t Loop::NewListenerSlot() {
   uint32_t slot = TakeSlot(listeners_, free_listeners_);
   listeners_[slot] = Listener();
   return slot;
-}
-
-// openInbox(closedCounts: Uint32Array, index, tcp) → [slot, writeFd]: sockets sent to writeFd are
-// served here, announced like accepted ones (as coming from listener `slot`); each one's close
-// is counted in closedCounts[index]. The write end belongs to whoever handOff() gives it to.
-Napi::Value Loop::OpenInbox(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) throw Napi::Error::New(env, "openInbox: loop is closed");
-  Napi::Uint32Array counts = info[0].As<Napi::Uint32Array>();
-  uint32_t index = info[1].As<Napi::Number>().Uint32Value();
-  if (index >= counts.ElementLength()) throw Napi::RangeError::New(env, "openInbox: index out of range");
-  int fds[2];
-  int err = rxloop::OpenInbox(fds);
-  if (err != 0) throw ErrnoError(env, "socketpair", err);
-  uint32_t slot = NewListenerSlot();
-  Listener& inbox = listeners_[slot];
-  inbox.inbox = true;
-  inbox.tcp = info[2].ToBoolean();
-  inbox.closed_counts = Napi::Persistent(counts);
-  inbox.closed_counter = counts.Data() + index;
-  err = WatchListener(slot, fds[0]);
-  if (err != 0) {
-    CloseFd(fds[1]);
-    throw ErrnoError(env, kPollerSetCall, err);
-  }
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, slot));
-  result.Set(1u, Napi::Number::New(env, fds[1]));
-  return result;
-}
-
-// handOff(slot, inboxWriteFds: number[], closedCounts: Uint32Array, balance): from now on the
-// listener sends what it accepts to those inboxes, one loop per connection by `balance`.
-void Loop::HandOff(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
-  Napi::Array fds = info[1].As<Napi::Array>();
-  Napi::Uint32Array counts = info[2].As<Napi::Uint32Array>();
-  int balance = info[3].As<Napi::Number>().Int32Value();
-  std::vector<int> inboxes;
-  for (uint32_t i = 0; i < fds.Length(); i++) inboxes.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
-  // Taken over before any check can fail, so that the write ends are closed on every path.
-  auto balancer = std::make_unique<Balancer>(static_cast<Balance>(balance), std::move(inboxes), counts.Data(),
-                                             reinterpret_cast<uintptr_t>(this) ^ uv_hrtime());
-  if (slot >= listeners_.size() || listeners_[slot].fd < 0 || listeners_[slot].inbox) {
-    throw Napi::Error::New(env, "handOff: no such listener");
-  }
-  if (balance < 0 || balance > static_cast<int>(Balance::kSourceHash) || balancer->size() == 0 ||
-      counts.ElementLength() < balancer->size()) {
-    throw Napi::RangeError::New(env, "handOff: bad balance, inboxes or counters");
-  }
-  listeners_[slot].balancer = std::move(balancer);
-  listeners_[slot].closed_counts = Napi::Persistent(counts);
 }
 
 void Loop::Unlisten(const Napi::CallbackInfo& info) {
@@ -591,7 +520,7 @@ void Loop::RunRound() {
   if (closed_ || delivering_) return;
   Napi::HandleScope scope(env_);
   int n = poller_->Poll(events_.data(), kMaxEvents);
-  // A failed epoll_wait (only EBADF/EFAULT/EINVAL remain after EINTR) cannot be retried usefully;
+  // A failed poll (only EBADF/EFAULT/EINVAL remain after EINTR) cannot be retried usefully;
   // the round simply ends, and nothing is lost that a later wake-up will not report again.
   for (int i = 0; i < n && !closed_; i++) {
     uint64_t token = events_[i].token;
@@ -666,140 +595,6 @@ void Loop::AcceptAll(uint32_t listener_slot) {
     slab_used_ += WriteAddressBlock(listener_slot, remote, remote_len, local, local_len);
     Emit(kRecordAccept, slot, static_cast<double>(NextConnectionId()), static_cast<double>(block));
   }
-}
-
-void Loop::SendToLoop(Listener& listener, int fd, const sockaddr_storage& remote, socklen_t remote_len) {
-  uint8_t payload[2 * kMaxEncodedAddress];
-  size_t len = EncodeAddress(remote, remote_len, payload);
-  sockaddr_storage local;
-  socklen_t local_len = sizeof(local);
-  if (listener.wildcard && getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
-    len += EncodeAddress(local, local_len, payload + len);
-  } else {
-    memcpy(payload + len, listener.local, listener.local_len);
-    len += listener.local_len;
-  }
-  Balancer& balancer = *listener.balancer;
-  size_t first = balancer.Choose(payload);
-  // A full inbox (EAGAIN) or a loop that is gone (ECONNREFUSED): the next loop takes it.
-  for (size_t i = 0; i < balancer.size(); i++) {
-    size_t loop = (first + i) % balancer.size();
-    if (balancer.IsGone(loop)) continue;
-    int err = SendSocket(balancer.inbox(loop), fd, payload, len);
-    if (err == 0) {
-      balancer.Sent(loop);
-      stats_[kStatHandedOff]++;
-      CloseFd(fd);  // the serving loop holds its own copy now
-      return;
-    }
-    if (err == ECONNREFUSED) balancer.Gone(loop);
-  }
-  stats_[kStatHandOffFailures]++;
-  CloseFd(fd);
-}
-
-void Loop::AdoptAll(uint32_t inbox_slot) {
-  for (;;) {
-    if (!EnsureRoom(kAcceptBlockSize)) return;
-    Listener& inbox = listeners_[inbox_slot];
-    if (inbox.fd < 0) return;
-    uint8_t* block = slab_ + slab_used_;
-    size_t len = 0;
-    int fd = ReceiveSocket(inbox.fd, block + 4, kAcceptBlockSize - 4, &len);
-    if (fd == -1) continue;  // a datagram without a socket: nothing to serve
-    // EAGAIN: empty. Anything else on a socketpair we own is not worth more than ending the round.
-    if (fd < 0) return;
-    uint32_t slot = NewConnSlot(fd, inbox.tcp);
-    if (!Serve(slot, inbox.closed_counter)) continue;
-    stats_[kStatAccepted]++;
-    block[0] = inbox_slot & 0xff;
-    block[1] = (inbox_slot >> 8) & 0xff;
-    block[2] = (inbox_slot >> 16) & 0xff;
-    block[3] = (inbox_slot >> 24) & 0xff;
-    size_t offset = slab_used_;
-    slab_used_ += 4 + len;
-    Emit(kRecordAccept, slot, static_cast<double>(NextConnectionId()), static_cast<double>(offset));
-  }
-}
-
-void Loop::ReadDatagrams(uint32_t socket_slot) {
-  // Each datagram is received at its own stride of the slab, then moved down behind the one
-  // before it with its sender in front: [sender][payload], as JavaScript reads it.
-  constexpr size_t kStride = kMaxEncodedAddress + kMaxDatagram;
-  int budget = kDatagramBudget;
-  while (budget > 0) {
-    if (!EnsureRoom(kStride)) return;
-    Listener& socket = listeners_[socket_slot];
-    if (socket.fd < 0) return;
-    int count = static_cast<int>((kSlabSize - slab_used_) / kStride);
-    count = std::min({count, budget, kDatagramBatch, static_cast<int>(record_capacity_ - record_count_)});
-    uint8_t* buffers[kDatagramBatch];
-    for (int i = 0; i < count; i++) buffers[i] = slab_ + slab_used_ + i * kStride + kMaxEncodedAddress;
-    ReceivedDatagram received[kDatagramBatch];
-    int n = ReceiveDatagrams(socket.fd, buffers, kMaxDatagram, received, count);
-    stats_[kStatReads]++;
-    // EAGAIN: drained. Errors queued on a UDP socket (ICMP for an earlier send) concern no one
-    // reading now: the read consumed them, and the next round reads on.
-    if (n < 0) return;
-    size_t cursor = slab_used_;
-    for (int i = 0; i < n; i++) {
-      size_t sender_len = EncodeAddress(received[i].from, received[i].from_len, slab_ + cursor);
-      memmove(slab_ + cursor + sender_len, buffers[i], received[i].length);
-      Emit(kRecordDatagram, socket_slot, static_cast<double>(cursor), static_cast<double>(received[i].length));
-      cursor += sender_len + received[i].length;
-      stats_[kStatDatagramsIn]++;
-      stats_[kStatBytesIn] += static_cast<double>(received[i].length);
-    }
-    slab_used_ = cursor;
-    budget -= n;
-    if (n < count) return;
-  }
-}
-
-// sendDatagrams(slot, count, payloads: Buffer[], targets: Buffer[] (encoded addresses)) →
-// [done, failed]: how many are done with (sent, or refused for good: failed); fewer than count
-// when the socket would block, and then a Sendable record follows once it can take more.
-Napi::Value Loop::SendDatagrams(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
-  uint32_t count = info[1].As<Napi::Number>().Uint32Value();
-  Napi::Array payloads = info[2].As<Napi::Array>();
-  Napi::Array targets = info[3].As<Napi::Array>();
-  if (closed_ || slot >= listeners_.size() || listeners_[slot].fd < 0 || !listeners_[slot].udp) {
-    throw Napi::Error::New(env, "sendDatagrams: no such socket");
-  }
-  Listener& socket = listeners_[slot];
-  OutgoingDatagram batch[kDatagramBatch];
-  uint32_t done = 0;
-  int failed = 0;
-  while (done < count) {
-    int n = 0;
-    for (; n < kDatagramBatch && done + n < count; n++) {
-      Napi::Uint8Array payload = payloads.Get(done + n).As<Napi::Uint8Array>();
-      Napi::Uint8Array target = targets.Get(done + n).As<Napi::Uint8Array>();
-      batch[n].data = payload.Data();
-      batch[n].length = payload.ByteLength();
-      if (!DecodeAddress(target.Data(), target.ByteLength(), &batch[n].to, &batch[n].to_len)) {
-        batch[n].to_len = 0;  // the kernel refuses it (EDESTADDRREQ), and it counts as failed
-      }
-    }
-    int failed_now = 0;
-    int sent = rxloop::SendDatagrams(socket.fd, batch, n, &failed_now);
-    stats_[kStatWritev]++;
-    failed += failed_now;
-    stats_[kStatDatagramsFailed] += failed_now;
-    stats_[kStatDatagramsOut] += sent - failed_now;
-    for (int i = 0; i < sent; i++) stats_[kStatBytesOut] += static_cast<double>(batch[i].length);
-    done += sent;
-    if (sent < n) {
-      SetListenerInterest(slot, kReadable | kWritable);
-      break;
-    }
-  }
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::Number::New(env, done));
-  result.Set(1u, Napi::Number::New(env, failed));
-  return result;
 }
 
 bool Loop::Serve(uint32_t slot, uint32_t* closed_counter) {

@@ -23,6 +23,18 @@
 
 namespace rxloop {
 
+constexpr size_t kSlabSize = 1024 * 1024;
+// An Accept record's block: [listener u32 LE][remote][local].
+constexpr size_t kAcceptBlockSize = 4 + 2 * kMaxEncodedAddress;
+// Datagrams read from one UDP socket per wake-up; the rest wait for the next round.
+constexpr int kDatagramBudget = 256;
+
+// An Error for JavaScript with Node's fields: code ('EADDRINUSE'), errno and syscall.
+Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err);
+
+// Token of a listener-table socket in the poller (connections' tokens have the low bit clear).
+inline uint64_t ListenerToken(uint32_t slot) { return (static_cast<uint64_t>(slot) << 1) | 1; }
+
 // Record kinds, mirrored in lib/native/records.ts.
 enum RecordKind : int {
   kRecordAccept = 1,  // slot, id, offset of [listener u32 LE][remote][local] in the slab

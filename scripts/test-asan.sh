@@ -21,7 +21,7 @@ fi
 ${CXX:-g++} -std=c++17 -shared -fPIC -g -O1 -fno-omit-frame-pointer \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -I"$node_include" -I"$addon_api_include" -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS \
-  native/addon.cc native/loop.cc native/handoff.cc native/datagrams.cc native/sockets.cc "${poller[@]}" \
+  native/addon.cc native/loop.cc native/loop_handoff.cc native/loop_datagrams.cc native/handoff.cc native/datagrams.cc native/sockets.cc "${poller[@]}" \
   -o "$out/rxloop.node"
 
 npm run build --silent
