@@ -16,7 +16,6 @@
 // without it that row is skipped with a note. Tables are printed and written into
 // bench/RESULTS.md between <!-- http:begin --> and <!-- http:end -->.
 const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const h = require('./support/harness');
@@ -108,15 +107,6 @@ function select(list, only) {
   });
 }
 
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** utime+stime of a process (all its threads), in seconds. */
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
 /** Runs wrk on the load CPU; resolves with its JSON report (see bench/wrk/report.lua). */
 async function wrk(args, env = {}) {
   const argv = ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'wrk', '-s', WRK_SCRIPT, ...args.map(String)];
@@ -153,9 +143,9 @@ async function withServer(server, run) {
 function throughputRun(server) {
   return withServer(server, async (srv) => {
     if (warmup > 0) await wrk(['-t1', `-c${conns}`, '-d', `${warmup}s`, url(srv.port, '/')]);
-    const cpuBefore = cpuSeconds(srv.pid);
+    const cpuBefore = h.cpuSeconds(srv.pid);
     const report = await wrk(['-t1', `-c${conns}`, '-d', `${seconds}s`, url(srv.port, '/')]);
-    const cpu = cpuSeconds(srv.pid) - cpuBefore;
+    const cpu = h.cpuSeconds(srv.pid) - cpuBefore;
     const duration = report.duration_us / 1e6;
     const failed = report.socket_errors > 0 || report.status_errors > 0 || report.requests === 0;
     return {

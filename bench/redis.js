@@ -20,7 +20,6 @@
 // <!-- redis:begin --> and <!-- redis:end -->.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const h = require('./support/harness');
@@ -106,60 +105,8 @@ function selectServers() {
   return chosen;
 }
 
-// Resolves once a PING on a fresh connection gets +PONG: readiness that every server here shows alike.
-function answersPing(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, h.HOST);
-    let reply = '';
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => {
-      reply += data;
-      if (reply.includes('\r\n')) {
-        socket.destroy();
-        resolve(reply === '+PONG\r\n');
-      }
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
 async function startServer(server) {
-  const port = await h.freePort();
-  const proc = new h.Proc(server.argv(String(port)), { cpu: h.SERVER_CPU, raiseFdLimit: true });
-  for (let waited = 0; !(await answersPing(port)); waited += 50) {
-    if (proc.status || waited > 15000) {
-      await proc.stop();
-      throw new Error(`${server.name} did not answer PING (${proc.stderr.trim().split('\n').slice(0, 3).join('; ')})`);
-    }
-    await h.delay(50);
-  }
-  proc.port = port;
-  return proc;
-}
-
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-// utime + stime of the whole process (every thread), in seconds.
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // fields 14 and 15 of proc(5)
-}
-
-// Runs redis-benchmark on CPU 1 to completion; returns its CSV rows as objects, keyed by test name.
-async function redisBenchmark(port, args, timeoutMs) {
-  const proc = new h.Proc(['redis-benchmark', '-h', h.HOST, '-p', String(port), ...args.map(String), '--csv'], { cpu: h.LOAD_CPU });
-  const status = await proc.wait(timeoutMs);
-  const rows = new Map();
-  let header = null;
-  for (const line of proc.lines) {
-    const cells = line.split(',').map((cell) => cell.replace(/^"|"$/g, ''));
-    if (cells[0] === 'test') header = cells;
-    else if (header && cells.length === header.length) rows.set(cells[0], Object.fromEntries(header.map((key, i) => [key, cells[i]])));
-  }
-  const stderr = proc.stderr.trim();
-  const failed = status.code !== 0 || rows.size === 0 || /error/i.test(stderr);
-  return { rows, failed, error: failed ? (stderr || h.describeExit(status)).split('\n').slice(0, 3).join('; ') : null };
+  return h.startPinged(server.name, server.argv);
 }
 
 const benchmarkArgs = (w) => ['-c', CLIENTS, '-n', w.requests, ...(w.keys ? ['-r', w.keys] : []), '-P', w.pipeline, '-t', w.test];
@@ -173,14 +120,14 @@ async function runServer(server) {
   }
   const results = [];
   try {
-    const warmup = await redisBenchmark(srv.port, ['-c', CLIENTS, '-n', WARMUP_REQUESTS, '-P', 32, '-t', 'set,get'], 120000);
+    const warmup = await h.redisBenchmark(srv.port, ['-c', CLIENTS, '-n', WARMUP_REQUESTS, '-P', 32, '-t', 'set,get'], 120000);
     if (warmup.failed) h.log(`${server.name}: warm-up failed: ${warmup.error}`);
     for (const w of WORKLOADS) {
-      const cpuBefore = cpuSeconds(srv.pid);
+      const cpuBefore = h.cpuSeconds(srv.pid);
       const started = process.hrtime.bigint();
-      const run = await redisBenchmark(srv.port, benchmarkArgs(w), 300000);
+      const run = await h.redisBenchmark(srv.port, benchmarkArgs(w), 300000);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const cpu = cpuSeconds(srv.pid) - cpuBefore;
+      const cpu = h.cpuSeconds(srv.pid) - cpuBefore;
       const row = run.rows.get(w.test.toUpperCase());
       const failed = run.failed || !row;
       results.push({
@@ -204,7 +151,7 @@ async function defaultSuite() {
   const server = SERVERS[0];
   const srv = await startServer(server);
   try {
-    const run = await redisBenchmark(srv.port, ['-n', 20000], 300000);
+    const run = await h.redisBenchmark(srv.port, ['-n', 20000], 300000);
     const tests = [...run.rows.keys()];
     return { ok: !run.failed && tests.length >= 20, tests, error: run.error };
   } finally {

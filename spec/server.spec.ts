@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -12,6 +12,8 @@ import { AddressError, ListenError, parseAddress, serve } from '../lib';
 import { BACKENDS, closed, connect, connections$, delay, eventually, openFds, pattern, readBytes, readToEnd, startServer } from './support/helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
+// The benchmarks' reading of a process's CPU time (utime + stime from /proc/PID/stat), shared.
+const { cpuSeconds } = require(path.join(ROOT, 'bench', 'support', 'harness')) as { cpuSeconds(pid: number): number };
 
 function ipv6Available(): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
@@ -359,11 +361,3 @@ describe('fd exhaustion', function () {
     });
   }
 });
-
-const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString()) || 100;
-
-/** User plus system CPU time of a process, from /proc/PID/stat (fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}

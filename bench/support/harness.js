@@ -1,7 +1,8 @@
 'use strict';
-// Shared plumbing for bench/echo.js and bench/idle.js: building the C tools, the servers under
-// test, pinned processes (servers on CPU 0, load on CPU 1), /proc readings, medians, and
-// bench/RESULTS.md sections. Lives in a subdirectory so that bench/run.js does not list it.
+// Shared plumbing for the benchmarks in bench/: building the C tools, the servers under test,
+// pinned processes (servers on CPU 0, load on CPU 1), /proc readings (CPU time, RSS, fds),
+// redis-benchmark runs, medians and ratios, and bench/RESULTS.md sections. Lives in a
+// subdirectory so that bench/run.js does not list it. (spec/server.spec.ts uses cpuSeconds too.)
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -219,6 +220,55 @@ async function stopServer(proc, serverName) {
   return status.code === 0 ? null : `${serverName} did not exit 0 on SIGTERM (${describeExit(status)})`;
 }
 
+// Resolves once a PING on a fresh connection to `port` gets +PONG: readiness that every Redis
+// server (and every proxy in front of one) shows alike.
+function answersPing(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, HOST);
+    let reply = '';
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => {
+      reply += data;
+      if (reply.includes('\r\n')) {
+        socket.destroy();
+        resolve(reply === '+PONG\r\n');
+      }
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+// Starts `argv(port)` on a free port, pinned to `cpu`, and waits until a PING there is answered.
+async function startPinged(name, argv, { cpu = SERVER_CPU } = {}) {
+  const port = await freePort();
+  const proc = new Proc(argv(String(port)), { cpu, raiseFdLimit: true });
+  for (let waited = 0; !(await answersPing(port)); waited += 50) {
+    if (proc.status || waited > 15000) {
+      await proc.stop();
+      throw new Error(`${name} did not answer PING (${proc.stderr.trim().split('\n').slice(0, 3).join('; ')})`);
+    }
+    await delay(50);
+  }
+  proc.port = port;
+  return proc;
+}
+
+// Runs redis-benchmark on CPU 1 to completion; returns its CSV rows as objects, keyed by test name.
+async function redisBenchmark(port, args, timeoutMs) {
+  const proc = new Proc(['redis-benchmark', '-h', HOST, '-p', String(port), ...args.map(String), '--csv'], { cpu: LOAD_CPU });
+  const status = await proc.wait(timeoutMs);
+  const rows = new Map();
+  let header = null;
+  for (const line of proc.lines) {
+    const cells = line.split(',').map((cell) => cell.replace(/^"|"$/g, ''));
+    if (cells[0] === 'test') header = cells;
+    else if (header && cells.length === header.length) rows.set(cells[0], Object.fromEntries(header.map((key, i) => [key, cells[i]])));
+  }
+  const stderr = proc.stderr.trim();
+  const failed = status.code !== 0 || rows.size === 0 || /error/i.test(stderr);
+  return { rows, failed, error: failed ? (stderr || describeExit(status)).split('\n').slice(0, 3).join('; ') : null };
+}
+
 // Runs a C tool from bench/bin on CPU 1 to completion; returns its last JSON line and status.
 async function runTool(name, args, timeoutMs) {
   const proc = new Proc([tool(name), ...args.map(String)], { cpu: LOAD_CPU });
@@ -233,6 +283,16 @@ function procStatusBytes(pid, field) {
   return Number(m[1]) * 1024;
 }
 const rssBytes = (pid) => procStatusBytes(pid, 'VmRSS');
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+// utime + stime of the whole process (every thread), in seconds: fields 14 and 15 of proc(5),
+// counted after the command name, which may itself hold spaces and parentheses.
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
 const fdCount = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
 
 function median(values) {
@@ -287,7 +347,7 @@ const fmtMiB = (bytes) => (Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1)
 
 module.exports = {
   ROOT, RESULTS, HOST, LOAD_CPU, SERVER_CPU, SERVERS, Proc,
-  buildTools, selectServers, startServer, stopServer, runTool, tool, describeExit, freePort,
-  rssBytes, fdCount, median, usage, machineNote, commandLine, writeSection, today, delay, log,
+  buildTools, selectServers, startServer, startPinged, stopServer, runTool, redisBenchmark, tool, describeExit,
+  freePort, rssBytes, fdCount, cpuSeconds, median, usage, machineNote, commandLine, writeSection, today, delay, log,
   fmtInt, fmtK, fmtNum, fmtMiB,
 };
