@@ -173,9 +173,9 @@ class Proc {
     return { ...(await this.closed), forced: true };
   }
 
-  // SIGTERM, then SIGKILL if it has not exited within timeoutMs.
-  async stop(timeoutMs = 5000) {
-    if (!this.status) this.child.kill('SIGTERM');
+  // `signal` (SIGTERM unless said), then SIGKILL if it has not exited within timeoutMs.
+  async stop(timeoutMs = 5000, signal = 'SIGTERM') {
+    if (!this.status) this.child.kill(signal);
     const status = await within(this.closed, timeoutMs);
     if (status) return status;
     this.child.kill('SIGKILL');
@@ -214,10 +214,11 @@ async function startServer(server) {
   return proc;
 }
 
-// Stops a server with SIGTERM; returns a note if it did not exit 0 (DESIGN: drain, then exit 0).
-async function stopServer(proc, serverName) {
-  const status = await proc.stop();
-  return status.code === 0 ? null : `${serverName} did not exit 0 on SIGTERM (${describeExit(status)})`;
+// Stops a server with SIGTERM (or the signal that asks it to drain and exit, such as haproxy's
+// SIGUSR1); returns a note if it did not exit 0 (DESIGN: drain, then exit 0).
+async function stopServer(proc, serverName, signal = 'SIGTERM') {
+  const status = await proc.stop(5000, signal);
+  return status.code === 0 ? null : `${serverName} did not exit 0 on ${signal} (${describeExit(status)})`;
 }
 
 // Resolves once a PING on a fresh connection to `port` gets +PONG: readiness that every Redis
