@@ -182,13 +182,6 @@ function latencyRun(server) {
   });
 }
 
-function summarise(runs, keys) {
-  const ok = runs.filter((r) => !r.failed);
-  const summary = { runs, ok: ok.length };
-  for (const key of keys) summary[key] = h.median(ok.map((r) => r[key]));
-  return summary;
-}
-
 function fmtRatio(a, b, key) {
   if (!a || !b || !Number.isFinite(a[key]) || !Number.isFinite(b[key])) return null;
   const paired = a.runs.map((r, i) => (!r.failed && !b.runs[i].failed ? r[key] / b.runs[i][key] : NaN)).filter(Number.isFinite);
@@ -264,7 +257,7 @@ async function main() {
 
   const throughput = await runAlternating(list, throughputRun, `${conns} conns`, (r) =>
     `${h.fmtInt(r.rate)} req/s, p99 ${h.fmtNum(r.p99, 2)} ms, server ${h.fmtNum(r.cpuPerRequest, 2)} µs CPU/req (${h.fmtNum(r.serverCpu, 0)}%)`);
-  for (const [name, runs] of throughput.table) throughput.table.set(name, summarise(runs, ['rate', 'p50', 'p99', 'cpuPerRequest', 'serverCpu']));
+  for (const [name, runs] of throughput.table) throughput.table.set(name, h.summarise(runs, ['rate', 'p50', 'p99', 'cpuPerRequest', 'serverCpu']));
   throughput.notes.forEach((n) => notes.add(n));
   const tables = [throughputTable(list, throughput.table)];
 
@@ -273,7 +266,7 @@ async function main() {
     latencyList = list.filter((s) => s.computes);
     const latency = await runAlternating(latencyList, latencyRun, 'latency', (r) =>
       `GET / p50 ${h.fmtNum(r.p50, 2)} ms, p95 ${h.fmtNum(r.p95, 2)} ms, max ${h.fmtNum(r.max, 1)} ms; /compute ${h.fmtNum(r.computeRate, 1)}/s`);
-    for (const [name, runs] of latency.table) latency.table.set(name, summarise(runs, ['p50', 'p95', 'p99', 'max', 'computeRate', 'probeRate']));
+    for (const [name, runs] of latency.table) latency.table.set(name, h.summarise(runs, ['p50', 'p95', 'p99', 'max', 'computeRate', 'probeRate']));
     latency.notes.forEach((n) => notes.add(n));
     tables.push(latencyTable(latencyList, latency.table));
   }

@@ -106,16 +106,8 @@ const PROXIES = [
   },
 ];
 
-const slug = (name) => name.toLowerCase().replace(/\s+/g, '-');
 function selectProxies() {
-  const chosen = opt.only ? opt.only.split(',').map((want) => {
-    const proxy = PROXIES.find((p) => slug(p.name) === slug(want.trim()));
-    if (!proxy) throw new Error(`unknown proxy "${want}" (known: ${PROXIES.map((p) => slug(p.name)).join(', ')})`);
-    return proxy;
-  }) : PROXIES;
-  for (const proxy of chosen) {
-    if (proxy.needs && !fs.existsSync(proxy.needs)) throw new Error(`"${proxy.name}" needs ${path.relative(h.ROOT, proxy.needs)}`);
-  }
+  const chosen = h.selectByName(PROXIES, opt.only, 'proxy');
   if (chosen.some((p) => p.name === 'haproxy') && spawnSync('haproxy', ['-v']).error) {
     throw new Error('haproxy is not installed (apt-get install -y haproxy)');
   }
@@ -139,39 +131,15 @@ async function startProxy(proxy, redis) {
   return srv;
 }
 
-// One measured run of workload `w` through a started proxy.
+// One measured run of workload `w` through a started proxy: its CPU per request, and redis-server's.
 async function measure(srv, w, redis) {
   if (srv.error) return { failed: true, error: srv.error };
-  const cpuBefore = h.cpuSeconds(srv.pid);
-  const redisBefore = h.cpuSeconds(redis.pid);
-  const started = process.hrtime.bigint();
-  const run = await h.redisBenchmark(srv.port, benchmarkArgs(w), 300000);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cpu = h.cpuSeconds(srv.pid) - cpuBefore;
-  const redisCpu = h.cpuSeconds(redis.pid) - redisBefore;
-  const row = run.rows.get(w.test.toUpperCase());
-  const failed = run.failed || !row;
+  const m = await h.measureRedisBenchmark(srv.port, benchmarkArgs(w), [srv.pid, redis.pid]);
   return {
-    failed,
-    error: failed ? run.error ?? 'no result' : null,
-    rps: row ? Number(row.rps) : NaN,
-    p50: row ? Number(row.p50_latency_ms) : NaN,
-    cpuPerRequest: (cpu / w.requests) * 1e6,
-    proxyCpu: (cpu / seconds) * 100,
-    redisCpuPerRequest: (redisCpu / w.requests) * 1e6,
-  };
-}
-
-function summarise(runs) {
-  const ok = runs.filter((r) => !r.failed);
-  const med = (key) => h.median(ok.map((r) => r[key]));
-  return {
-    runs,
-    rps: med('rps'),
-    p50: med('p50'),
-    cpuPerRequest: med('cpuPerRequest'),
-    proxyCpu: med('proxyCpu'),
-    redisCpuPerRequest: med('redisCpuPerRequest'),
+    ...m,
+    cpuPerRequest: m.cpuPerRequest[0],
+    proxyCpu: m.cpuPercent[0],
+    redisCpuPerRequest: m.cpuPerRequest[1],
   };
 }
 
@@ -266,7 +234,7 @@ async function main() {
     await h.stopServer(redis, 'redis-server');
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   }
-  for (const row of table.values()) for (const [name, runs] of row) row.set(name, summarise(runs));
+  for (const row of table.values()) for (const [name, runs] of row) row.set(name, h.summarise(runs, ['rps', 'p50', 'cpuPerRequest', 'proxyCpu', 'redisCpuPerRequest']));
   const tables = report(proxies, table);
   console.log(`\n${tables}\n`);
   for (const n of notes) console.log(`note: ${n}`);

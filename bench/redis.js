@@ -19,7 +19,6 @@
 // any error fails the run. The tables are printed and written into bench/RESULTS.md between
 // <!-- redis:begin --> and <!-- redis:end -->.
 const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const h = require('./support/harness');
@@ -92,19 +91,6 @@ const THROUGHPUT_TARGETS = [
   { over: 'node:net', min: 1.5 },
 ];
 
-const slug = (name) => name.toLowerCase().replace(/\s+/g, '-');
-function selectServers() {
-  const chosen = opt.only ? opt.only.split(',').map((want) => {
-    const server = SERVERS.find((s) => slug(s.name) === slug(want.trim()));
-    if (!server) throw new Error(`unknown server "${want}" (known: ${SERVERS.map((s) => slug(s.name)).join(', ')})`);
-    return server;
-  }) : SERVERS;
-  for (const server of chosen) {
-    if (server.needs && !fs.existsSync(server.needs)) throw new Error(`"${server.name}" needs ${path.relative(h.ROOT, server.needs)}`);
-  }
-  return chosen;
-}
-
 async function startServer(server) {
   return h.startPinged(server.name, server.argv);
 }
@@ -123,21 +109,8 @@ async function runServer(server) {
     const warmup = await h.redisBenchmark(srv.port, ['-c', CLIENTS, '-n', WARMUP_REQUESTS, '-P', 32, '-t', 'set,get'], 120000);
     if (warmup.failed) h.log(`${server.name}: warm-up failed: ${warmup.error}`);
     for (const w of WORKLOADS) {
-      const cpuBefore = h.cpuSeconds(srv.pid);
-      const started = process.hrtime.bigint();
-      const run = await h.redisBenchmark(srv.port, benchmarkArgs(w), 300000);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const cpu = h.cpuSeconds(srv.pid) - cpuBefore;
-      const row = run.rows.get(w.test.toUpperCase());
-      const failed = run.failed || !row;
-      results.push({
-        failed,
-        error: failed ? run.error ?? 'no result' : null,
-        rps: row ? Number(row.rps) : NaN,
-        p50: row ? Number(row.p50_latency_ms) : NaN,
-        cpuPerRequest: (cpu / w.requests) * 1e6,
-        serverCpu: (cpu / seconds) * 100,
-      });
+      const m = await h.measureRedisBenchmark(srv.port, benchmarkArgs(w), [srv.pid]);
+      results.push({ ...m, cpuPerRequest: m.cpuPerRequest[0], serverCpu: m.cpuPercent[0] });
     }
   } finally {
     const note = await h.stopServer(srv, server.name);
@@ -157,12 +130,6 @@ async function defaultSuite() {
   } finally {
     await h.stopServer(srv, server.name);
   }
-}
-
-function summarise(runs) {
-  const ok = runs.filter((r) => !r.failed);
-  const med = (key) => h.median(ok.map((r) => r[key]));
-  return { runs, rps: med('rps'), p50: med('p50'), cpuPerRequest: med('cpuPerRequest'), serverCpu: med('serverCpu') };
 }
 
 // Ratio of medians (a over b) of `key`, with the range of the per-round (paired) ratios.
@@ -220,7 +187,7 @@ function report(servers, table) {
 }
 
 async function main() {
-  const servers = selectServers();
+  const servers = h.selectByName(SERVERS, opt.only);
   const table = new Map(WORKLOADS.map((w) => [w, new Map(servers.map((s) => [s.name, []]))]));
   const notes = new Set();
   for (let round = 0; round < rounds; round++) {
@@ -239,7 +206,7 @@ async function main() {
       });
     }
   }
-  for (const row of table.values()) for (const [name, runs] of row) row.set(name, summarise(runs));
+  for (const row of table.values()) for (const [name, runs] of row) row.set(name, h.summarise(runs, ['rps', 'p50', 'cpuPerRequest', 'serverCpu']));
   const tables = report(servers, table);
   console.log(`\n${tables}\n`);
 

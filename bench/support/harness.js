@@ -270,6 +270,29 @@ async function redisBenchmark(port, args, timeoutMs) {
   return { rows, failed, error: failed ? (stderr || describeExit(status)).split('\n').slice(0, 3).join('; ') : null };
 }
 
+// One redis-benchmark test (args name it with -t and its count with -n) against `port`, with the
+// CPU time (utime+stime) each process in `pids` spent meanwhile: rps, p50 and, per pid, CPU µs
+// per request and percent of a core.
+async function measureRedisBenchmark(port, args, pids, timeoutMs = 300000) {
+  const arg = (flag) => String(args[args.indexOf(flag) + 1]);
+  const requests = Number(arg('-n'));
+  const before = pids.map(cpuSeconds);
+  const started = process.hrtime.bigint();
+  const run = await redisBenchmark(port, args, timeoutMs);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = pids.map((pid, i) => cpuSeconds(pid) - before[i]);
+  const row = run.rows.get(arg('-t').toUpperCase());
+  const failed = run.failed || !row;
+  return {
+    failed,
+    error: failed ? run.error ?? 'no result' : null,
+    rps: row ? Number(row.rps) : NaN,
+    p50: row ? Number(row.p50_latency_ms) : NaN,
+    cpuPerRequest: cpu.map((c) => (c / requests) * 1e6),
+    cpuPercent: cpu.map((c) => (c / seconds) * 100),
+  };
+}
+
 // Runs a C tool from bench/bin on CPU 1 to completion; returns its last JSON line and status.
 async function runTool(name, args, timeoutMs) {
   const proc = new Proc([tool(name), ...args.map(String)], { cpu: LOAD_CPU });
@@ -295,6 +318,28 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 const fdCount = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
+
+// Picks from `list` the entries named in `only` ("a,b"; names compared as slugs, "rxloop native"
+// = rxloop-native), all of them without it; an entry's `needs` file must exist.
+function selectByName(list, only, what = 'server') {
+  const chosen = only ? only.split(',').map((want) => {
+    const found = list.find((x) => slug(x.name) === slug(want.trim()));
+    if (!found) throw new Error(`unknown ${what} "${want}" (known: ${list.map((x) => slug(x.name)).join(', ')})`);
+    return found;
+  }) : list;
+  for (const x of chosen) {
+    if (x.needs && !fs.existsSync(x.needs)) throw new Error(`"${x.name}" needs ${path.relative(ROOT, x.needs)}`);
+  }
+  return chosen;
+}
+
+// Medians over the runs that did not fail, of each of `keys`; the runs are kept.
+function summarise(runs, keys) {
+  const ok = runs.filter((r) => !r.failed);
+  const summary = { runs, ok: ok.length };
+  for (const key of keys) summary[key] = median(ok.map((r) => r[key]));
+  return summary;
+}
 
 function median(values) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -348,7 +393,7 @@ const fmtMiB = (bytes) => (Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1)
 
 module.exports = {
   ROOT, RESULTS, HOST, LOAD_CPU, SERVER_CPU, SERVERS, Proc,
-  buildTools, selectServers, startServer, startPinged, stopServer, runTool, redisBenchmark, tool, describeExit,
-  freePort, rssBytes, fdCount, cpuSeconds, median, usage, machineNote, commandLine, writeSection, today, delay, log,
+  buildTools, selectServers, selectByName, startServer, startPinged, stopServer, runTool, redisBenchmark,
+  measureRedisBenchmark, tool, describeExit, freePort, rssBytes, fdCount, cpuSeconds, summarise, median, usage, machineNote, commandLine, writeSection, today, delay, log,
   fmtInt, fmtK, fmtNum, fmtMiB,
 };
