@@ -1,4 +1,4 @@
-import { EMPTY, Observable, catchError, merge, mergeMap, take } from 'rxjs';
+import { EMPTY, Observable, catchError, finalize, merge, mergeMap, take } from 'rxjs';
 
 import { type Connection, type Server, dial, serve } from '../lib';
 import { type Example, listenUrl } from './cli';
@@ -9,12 +9,19 @@ import { type Example, listenUrl } from './cli';
  * peer's FIN becomes ours (half-close); a reset becomes a reset.
  */
 function forward(from: Connection, to: Connection): Observable<never> {
-  return new Observable<never>((subscriber) =>
-    from.input$.subscribe({
+  return new Observable<never>((subscriber) => {
+    // Chunks already read in this turn still arrive after pause(): wait for one drain, not one each.
+    let waiting = false;
+    const resume = (): void => {
+      waiting = false;
+      from.resume();
+    };
+    return from.input$.subscribe({
       next: (chunk) => {
-        if (to.write(chunk)) return;
+        if (to.write(chunk) || waiting) return;
+        waiting = true;
         from.pause();
-        to.drain$.pipe(take(1)).subscribe(() => from.resume());
+        to.drain$.pipe(take(1)).subscribe(resume);
       },
       error: (error: Error) => {
         to.destroy(error);
@@ -24,8 +31,8 @@ function forward(from: Connection, to: Connection): Observable<never> {
         to.close();
         subscriber.complete();
       },
-    }),
-  );
+    });
+  });
 }
 
 export interface ProxyOptions {
@@ -35,21 +42,42 @@ export interface ProxyOptions {
   backend?: 'native' | 'node' | 'auto';
 }
 
+export interface ProxyServer extends Server {
+  /**
+   * Bytes the proxy holds queued for its peers (both directions, every pair still forwarding):
+   * what backpressure keeps bounded, however much flows through.
+   */
+  queued(): number;
+}
+
 /** A TCP proxy: each accepted connection dials the backend, and bytes flow both ways. */
-export function startProxy(options: ProxyOptions): Server {
+export function startProxy(options: ProxyOptions): ProxyServer {
   // Each side's output comes from the other side's input: the coupling is forward()'s, not
   // the per-connection default of pausing a connection on its own output.
   const coupling = { backend: options.backend, pauseOnBackpressure: false };
-  return serve(
+  const pairs = new Set<readonly [Connection, Connection]>();
+  const server = serve(
     options.listen,
     (client) =>
       dial(options.to, coupling).pipe(
-        mergeMap((upstream) => merge(forward(client, upstream), forward(upstream, client))),
+        mergeMap((upstream) => {
+          const pair = [client, upstream] as const;
+          pairs.add(pair);
+          return merge(forward(client, upstream), forward(upstream, client)).pipe(finalize(() => pairs.delete(pair)));
+        }),
         // A backend that refuses (or cannot be reached) closes the client cleanly: FIN, no reset.
         catchError(() => EMPTY),
       ),
     coupling,
   );
+  return {
+    ...server,
+    queued: () => {
+      let bytes = 0;
+      for (const [client, upstream] of pairs) bytes += client.writableLength + upstream.writableLength;
+      return bytes;
+    },
+  };
 }
 
 export const example: Example = {

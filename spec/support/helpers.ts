@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto';
 import * as net from 'node:net';
 
 import { type Connection, type Server, type ServerOptions, connections$, serve } from '../../lib';
@@ -129,6 +130,24 @@ export function pattern(length: number, seed = 1): Buffer {
     bytes[i] = x & 0xff;
   }
   return bytes;
+}
+
+/**
+ * An endless deterministic byte stream (AES-128-CTR's keystream for `seed`), made on demand: a
+ * sender and a checker built with the same seed agree byte for byte, so megabytes can be sent
+ * and checked without either side holding them, and a lost, duplicated or reordered chunk shows.
+ */
+export function keystream(seed: number): { next(length: number): Buffer } {
+  const key = Buffer.alloc(16);
+  key.writeUInt32LE(seed >>> 0);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  let zeros = Buffer.alloc(0);
+  return {
+    next(length: number): Buffer {
+      if (zeros.length < length) zeros = Buffer.alloc(length);
+      return cipher.update(zeros.subarray(0, length));
+    },
+  };
 }
 
 export function openFds(): number {
