@@ -37,15 +37,12 @@ const size = Number(opt.size);
 const SOURCES = 100;
 const BALANCES = ['round-robin', 'least-connections', 'random', 'source-hash', 'reuseport'];
 const MIN_SHARE = 0.25;
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 function threadCpu(pid) {
   const cpu = new Map();
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      cpu.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      cpu.set(Number(tid), h.cpuSeconds(pid, tid));
     } catch {
       // the thread ended meanwhile
     }

@@ -276,7 +276,7 @@ async function redisBenchmark(port, args, timeoutMs) {
 async function measureRedisBenchmark(port, args, pids, timeoutMs = 300000) {
   const arg = (flag) => String(args[args.indexOf(flag) + 1]);
   const requests = Number(arg('-n'));
-  const before = pids.map(cpuSeconds);
+  const before = pids.map((pid) => cpuSeconds(pid));
   const started = process.hrtime.bigint();
   const run = await redisBenchmark(port, args, timeoutMs);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -310,10 +310,10 @@ const rssBytes = (pid) => procStatusBytes(pid, 'VmRSS');
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
-// utime + stime of the whole process (every thread), in seconds: fields 14 and 15 of proc(5),
-// counted after the command name, which may itself hold spaces and parentheses.
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+// utime + stime of the whole process (every thread), or of its thread `tid`, in seconds: fields
+// 14 and 15 of proc(5), counted after the command name, which may itself hold spaces and parentheses.
+function cpuSeconds(pid, tid) {
+  const stat = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
