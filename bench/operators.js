@@ -11,7 +11,9 @@
 // within each round, and the ratio is the median of the rounds' own ratios (each pair runs back to
 // back, so a slow spell of the machine slows both).
 //
-//   npm run build && npm run bench -- operators [--rounds N] [--mb N] [--no-write]
+//   npm run build && npm run bench -- operators [--rounds N] [--mb N] [--no-write] [--only TEXT]
+//
+// --only runs just the workloads whose name contains TEXT, and writes nothing.
 //
 // Writes the table into bench/RESULTS.md between <!-- operators:begin --> and <!-- operators:end -->.
 const fs = require('node:fs');
@@ -30,7 +32,8 @@ const option = (name, fallback) => {
 };
 const ROUNDS = option('rounds', 9);
 const TARGET_BYTES = option('mb', 8) * 1024 * 1024;
-const WRITE = !args.includes('--no-write');
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const WRITE = !args.includes('--no-write') && ONLY === undefined;
 const CHUNK_SIZES = [64, 1024, 16 * 1024, 64 * 1024];
 
 // A deterministic PRNG, so every run measures the same input.
@@ -204,6 +207,7 @@ async function main() {
 
   const rows = [];
   for (const workload of workloads) {
+    if (ONLY !== undefined && !workload.name.includes(ONLY)) continue;
     for (const size of CHUNK_SIZES) {
       const chunks = chunksOf(workload.input.data, size);
       const times = { ours: [], baseline: [] };

@@ -31,6 +31,32 @@ const CR = 13;
 const ASTERISK = 42;
 const DOLLAR = 36;
 
+/** Commands of up to this many arguments get an array of their exact size from their `*` line; longer ones grow. */
+const PREALLOCATED_ARGS = 1024;
+const NO_ARGS: Buffer[] = [];
+const NO_PAYLOAD = Buffer.alloc(0);
+
+/** What a parser holds between chunks (see RespCommandParser's fields). */
+const enum Held {
+  NOTHING,
+  /** A `*` or `$` line, in lineScratch. */
+  HEADER_LINE,
+  /** An inline command line, in pending. */
+  INLINE_LINE,
+  /** A bulk payload being copied into `payload`. */
+  PAYLOAD_COPY,
+  /** A bulk payload too long to allocate before it has arrived, with its two bytes after, in pending. */
+  PAYLOAD_PIECES,
+  /** The two bytes after a payload (already an argument): `skip` of them are still to come. */
+  SKIP,
+}
+
+/**
+ * Cut payloads up to this long are copied as they arrive into a Buffer of their size; longer ones
+ * are held as they came and joined when whole, so that a length line alone never allocates much.
+ */
+const MAX_PREALLOCATED_PAYLOAD = 64 * 1024;
+
 /**
  * The request side of RESP, exactly as redis-server's processMultibulkBuffer/processInlineBuffer
  * (7.x) read it: multibulk arrays of bulk strings, and inline commands for anything not starting
@@ -39,20 +65,35 @@ const DOLLAR = 36;
  * One deliberate difference: the 64 KiB line limits are applied however the input is chunked
  * (redis-server checks them only while a line's end has not arrived, so a long line that arrives
  * whole in one read gets through there).
+ *
+ * Commands and arguments that lie whole in a chunk are read by a tight path (parseWholeCommand,
+ * readArguments); the general path reads anything else (a line or payload cut by a chunk boundary,
+ * unusual or wrong input) with all of redis-server's rules, and hands back to the tight path at
+ * the next argument.
  */
 export class RespCommandParser implements StreamDecoder<Buffer[]> {
   private readonly maxBulkLength: number;
   private readonly maxArrayLength: number;
   private readonly maxInlineLength: number;
+  private held = Held.NOTHING;
+  /** An inline line, or a long payload, from earlier chunks. */
   private readonly pending = new PendingBytes();
+  /** A `*` or `$` line cut by a chunk boundary: its first lineLength bytes, read once whole and dropped. */
+  private lineScratch = Buffer.alloc(64);
+  private lineLength = 0;
+  /** A cut payload's copy, its first payloadFilled bytes filled. */
+  private payload: Buffer = NO_PAYLOAD;
+  private payloadFilled = 0;
+  /** Bytes after a payload still to be skipped. */
+  private skip = 0;
   /** Arguments the multibulk command being read still needs; 0 between commands. */
   private remaining = 0;
-  private args: Buffer[] = [];
+  /** The command being read: `filled` arguments so far (preallocated to its count when that is small). */
+  private args: Buffer[] = NO_ARGS;
+  private filled = 0;
   /** Length of the bulk string being read, or -1 while its `$` line has yet to be read. */
   private bulkLength = -1;
-  /** Whether the pending line is an inline command (rather than a `*` or `$` line). */
-  private pendingInline = false;
-  /** Stream offsets: of the current chunk, and of the line or payload held in `pending`. */
+  /** Stream offsets: of the current chunk, and of the line or payload held. */
   private chunkOffset = 0;
   private pendingOffset = 0;
 
@@ -65,17 +106,22 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   write(chunk: Buffer, emit: (command: Buffer[]) => void): void {
     if (chunk.length === 0) return;
     let position = 0;
-    if (this.pending.length > 0) position = this.finishPending(chunk, emit);
+    if (this.held !== Held.NOTHING) position = this.finishHeld(chunk, emit);
     if (position >= 0) this.parse(chunk, position, emit);
     this.chunkOffset += chunk.length;
   }
 
   end(): void {
-    if (this.pending.length > 0 || this.remaining > 0) {
+    if (this.held !== Held.NOTHING || this.remaining > 0) {
       throw new FramingError('TRUNCATED', 'input ended inside a command', {
-        offset: this.pending.length > 0 ? this.pendingOffset : this.chunkOffset,
+        offset: this.held !== Held.NOTHING ? this.pendingOffset : this.chunkOffset,
       });
     }
+  }
+
+  /** The bytes held for an unfinished line or payload (for tests of the bounds on it). */
+  heldBytes(): number {
+    return this.pending.length + this.lineLength + this.payload.length;
   }
 
   /** Parses from `position` to the end of `chunk`, holding whatever is left unfinished. */
@@ -86,15 +132,14 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     const base = chunk.byteOffset;
     while (position < end) {
       if (this.remaining === 0) {
-        if (chunk[position] === ASTERISK) {
-          const next = this.parseWholeCommand(chunk, memory, base, position, emit);
-          if (next > 0) {
-            position = next;
-            continue;
-          }
-        } else {
+        if (chunk[position] !== ASTERISK) {
           position = this.parseInline(chunk, position, emit);
           if (position < 0) return;
+          continue;
+        }
+        const next = this.parseWholeCommand(chunk, memory, base, position, emit);
+        if (next > 0) {
+          position = next;
           continue;
         }
         const cr = this.findHeaderEnd(chunk, position);
@@ -104,29 +149,37 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
         continue;
       }
       if (this.bulkLength < 0) {
+        // The rest of a command that an earlier chunk began, or that the tight path left at an unusual argument.
+        const next = this.readArguments(chunk, memory, base, position, this.args, this.filled, this.remaining, emit);
+        if (next !== position) {
+          position = next;
+          continue;
+        }
         const cr = this.findHeaderEnd(chunk, position);
         if (cr < 0) return;
         this.readBulkLength(chunk, position, cr, this.chunkOffset + position);
         position = cr + 2;
       }
-      const payloadEnd = position + this.bulkLength;
+      const length = this.bulkLength;
+      const payloadEnd = position + length;
       if (payloadEnd + 2 > end) {
-        this.hold(chunk, position, false);
+        this.holdPayload(chunk, memory, base, position);
         return;
       }
-      this.addArgument(view(chunk, position, payloadEnd), emit);
+      this.bulkLength = -1;
+      this.addArgument(viewAt(memory, base + position, length), emit);
       position = payloadEnd + 2;
     }
   }
 
   /**
-   * The common case, kept tight: a multibulk command that lies wholly in `chunk` with plain decimal
-   * lengths within the limits, its arguments as views of the chunk. Returns where it ends, or -1 to
-   * leave the command to the general path below (it is incomplete, unusual or wrong), which then
-   * reads it again from its start with all of redis-server's rules.
+   * The common case, kept tight: a multibulk command with a plain decimal count within the limits,
+   * read by readArguments. Returns where it ends, or where its first argument that readArguments
+   * could not read begins (with the arguments before it kept, for the general path to go on from);
+   * or -1 to leave the command to the general path from its start (its `*` line is incomplete,
+   * unusual or wrong), which reads it with all of redis-server's rules.
    */
   private parseWholeCommand(chunk: Buffer, memory: ArrayBufferLike, base: number, start: number, emit: (command: Buffer[]) => void): number {
-    const end = chunk.length;
     let position = start + 1;
     let count = chunk[position]! - 48;
     if (!(count >= 1 && count <= 9)) return -1;
@@ -135,29 +188,64 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       if (!(digit >= 0 && digit <= 9) || count > this.maxArrayLength) return -1;
       count = count * 10 + digit;
     }
-    if (count > this.maxArrayLength || position + 1 >= end) return -1;
-    position += 2;
-    const args: Buffer[] = [];
-    for (let index = 0; index < count; index++) {
-      if (chunk[position] !== DOLLAR) return -1;
-      let length = chunk[++position]! - 48;
+    if (count > this.maxArrayLength || position - start > this.maxInlineLength || position + 1 >= chunk.length) return -1;
+    const args: Buffer[] = count <= PREALLOCATED_ARGS ? new Array<Buffer>(count) : [];
+    return this.readArguments(chunk, memory, base, position + 2, args, 0, count, emit);
+  }
+
+  /**
+   * Reads arguments of the command in `args` (`filled` read, `remaining` to read) from `position`
+   * for as long as each is a `$` line with a plain decimal length within the limits, followed by
+   * its payload and the two bytes after it, all in `chunk`: as views of the chunk. Emits the
+   * command once complete; otherwise keeps it, for the general path to read the next argument.
+   * Returns where it stopped.
+   */
+  private readArguments(
+    chunk: Buffer,
+    memory: ArrayBufferLike,
+    base: number,
+    position: number,
+    args: Buffer[],
+    filled: number,
+    remaining: number,
+    emit: (command: Buffer[]) => void,
+  ): number {
+    const end = chunk.length;
+    const { maxBulkLength, maxInlineLength } = this;
+    for (; remaining > 0; remaining--) {
+      if (chunk[position] !== DOLLAR) break;
+      let cr = position + 1;
+      let length = chunk[cr]! - 48;
       if (length === 0) {
-        position++;
+        cr++;
       } else {
-        if (!(length >= 1 && length <= 9)) return -1;
-        for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
+        if (!(length >= 1 && length <= 9)) break;
+        for (let byte = chunk[++cr]; byte !== CR; byte = chunk[++cr]) {
           const digit = byte! - 48;
-          if (!(digit >= 0 && digit <= 9) || length > this.maxBulkLength) return -1;
+          if (!(digit >= 0 && digit <= 9) || length > maxBulkLength) {
+            length = -1;
+            break;
+          }
           length = length * 10 + digit;
         }
       }
-      if (chunk[position] !== CR || length > this.maxBulkLength) return -1;
-      const payloadStart = position + 2;
-      position = payloadStart + length + 2;
-      if (position > end) return -1;
-      args.push(viewAt(memory, base + payloadStart, length));
+      if (!(length >= 0 && length <= maxBulkLength) || chunk[cr] !== CR || cr - position > maxInlineLength) break;
+      const payloadStart = cr + 2;
+      const next = payloadStart + length + 2;
+      if (next > end) break;
+      args[filled++] = viewAt(memory, base + payloadStart, length);
+      position = next;
     }
-    emit(args);
+    if (remaining === 0) {
+      this.args = NO_ARGS;
+      this.filled = 0;
+      this.remaining = 0;
+      emit(args);
+    } else {
+      this.args = args;
+      this.filled = filled;
+      this.remaining = remaining;
+    }
     return position;
   }
 
@@ -173,12 +261,12 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     for (let index = start; index < scanEnd; index++) {
       if (chunk[index] === CR) {
         if (index + 1 < end) return index;
-        this.hold(chunk, start, false);
+        this.holdHeaderLine(chunk, start);
         return -1;
       }
     }
     if (end >= limitEnd) this.headerTooBig(this.chunkOffset + start);
-    this.hold(chunk, start, false);
+    this.holdHeaderLine(chunk, start);
     return -1;
   }
 
@@ -186,7 +274,9 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     const newline = chunk.indexOf(LF, start);
     if (newline < 0 || newline - start > this.maxInlineLength) {
       if (newline >= 0 || chunk.length - start > this.maxInlineLength) this.inlineTooBig(this.chunkOffset + start);
-      this.hold(chunk, start, true);
+      this.held = Held.INLINE_LINE;
+      this.pendingOffset = this.chunkOffset + start;
+      this.pending.append(start === 0 ? chunk : view(chunk, start, chunk.length));
       return -1;
     }
     this.emitInline(chunk, start, newline, this.chunkOffset + start, emit);
@@ -202,55 +292,98 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
 
   /**
    * Completes the line or payload held from earlier chunks, if `chunk` completes it; returns where
-   * parsing goes on in `chunk`, or -1 when all of `chunk` was held too.
+   * parsing goes on in `chunk`, or -1 when all of `chunk` was taken in.
    */
-  private finishPending(chunk: Buffer, emit: (command: Buffer[]) => void): number {
-    const { pending } = this;
-    if (this.bulkLength >= 0) {
-      const missing = this.bulkLength + 2 - pending.length;
-      if (chunk.length < missing) {
-        pending.append(chunk);
-        return -1;
+  private finishHeld(chunk: Buffer, emit: (command: Buffer[]) => void): number {
+    switch (this.held) {
+      case Held.SKIP: {
+        const skipped = Math.min(this.skip, chunk.length);
+        this.skip -= skipped;
+        if (this.skip > 0) return -1;
+        this.held = Held.NOTHING;
+        if (this.remaining === 0) this.emitCommand(emit);
+        return skipped;
       }
-      this.addArgument(pending.take(this.bulkLength, chunk), emit);
-      return missing;
+      case Held.PAYLOAD_COPY: {
+        const { payload } = this;
+        const missing = payload.length - this.payloadFilled;
+        if (chunk.length < missing) {
+          payload.set(chunk, this.payloadFilled);
+          this.payloadFilled += chunk.length;
+          return -1;
+        }
+        copyStart(payload, this.payloadFilled, chunk, missing);
+        this.payload = NO_PAYLOAD;
+        this.payloadFilled = 0;
+        this.held = Held.NOTHING;
+        return this.payloadArrived(payload, chunk, missing, emit);
+      }
+      case Held.PAYLOAD_PIECES: {
+        const { pending } = this;
+        const missing = this.bulkLength + 2 - pending.length;
+        if (chunk.length < missing) {
+          pending.append(chunk);
+          return -1;
+        }
+        const payload = pending.take(this.bulkLength, chunk);
+        this.held = Held.NOTHING;
+        this.bulkLength = -1;
+        this.addArgument(payload, emit);
+        return missing;
+      }
+      case Held.INLINE_LINE: {
+        const { pending } = this;
+        const room = this.maxInlineLength + 1 - pending.length;
+        const newline = chunk.indexOf(LF);
+        if (newline < 0 || newline >= room) {
+          if (chunk.length >= room) this.inlineTooBig(this.pendingOffset);
+          pending.append(chunk);
+          return -1;
+        }
+        const line = pending.take(pending.length + newline, chunk);
+        this.held = Held.NOTHING;
+        this.emitInline(line, 0, line.length, this.pendingOffset, emit);
+        return newline + 1;
+      }
+      default:
+        return this.finishHeaderLine(chunk);
     }
+  }
+
+  /** Completes a `*` or `$` line held in lineScratch, if `chunk` has its end. */
+  private finishHeaderLine(chunk: Buffer): number {
+    const scratch = this.lineScratch;
+    const held = this.lineLength;
     const offset = this.pendingOffset;
-    // How many more bytes may come before the line's terminator without the line being too big.
-    const room = this.maxInlineLength + 1 - pending.length;
-    if (this.pendingInline) {
-      const newline = chunk.indexOf(LF);
-      if (newline < 0 || newline >= room) {
-        if (chunk.length >= room) this.inlineTooBig(offset);
-        pending.append(chunk);
-        return -1;
-      }
-      const line = pending.take(pending.length + newline, chunk);
-      this.emitInline(line, 0, line.length, offset, emit);
-      return newline + 1;
-    }
     let lineLength: number;
     let next: number;
-    if (pending.lastByte() === CR) {
-      lineLength = pending.length - 1;
+    if (scratch[held - 1] === CR) {
+      lineLength = held - 1;
       next = 1;
     } else {
-      const cr = chunk.indexOf(CR);
-      if (cr < 0 || cr >= room) {
+      // How many more bytes may come before the CR without the line being too big.
+      const room = this.maxInlineLength + 1 - held;
+      const scanEnd = Math.min(chunk.length, room);
+      let cr = 0;
+      while (cr < scanEnd && chunk[cr] !== CR) cr++;
+      if (cr === scanEnd) {
         if (chunk.length >= room) this.headerTooBig(offset);
-        pending.append(chunk);
+        this.appendHeaderLine(chunk, 0);
         return -1;
       }
       if (cr + 1 === chunk.length) {
-        pending.append(chunk);
+        this.appendHeaderLine(chunk, 0);
         return -1;
       }
-      lineLength = pending.length + cr;
+      lineLength = held + cr;
+      if (lineLength > scratch.length) this.growLineScratch(lineLength);
+      copyStart(this.lineScratch, held, chunk, cr);
       next = cr + 2;
     }
-    const line = pending.take(lineLength, chunk);
-    if (this.remaining === 0) this.readMultibulkLength(line, 0, line.length, offset);
-    else this.readBulkLength(line, 0, line.length, offset);
+    this.held = Held.NOTHING;
+    this.lineLength = 0;
+    if (this.remaining === 0) this.readMultibulkLength(this.lineScratch, 0, lineLength, offset);
+    else this.readBulkLength(this.lineScratch, 0, lineLength, offset);
     return next;
   }
 
@@ -259,7 +392,11 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     if (Number.isNaN(count) || count > this.maxArrayLength) {
       this.fail('INVALID_MULTIBULK_LENGTH', 'Protocol error: invalid multibulk length', offset, this.maxArrayLength);
     }
-    if (count > 0) this.remaining = count;
+    if (count > 0) {
+      this.remaining = count;
+      this.args = count <= PREALLOCATED_ARGS ? new Array<Buffer>(count) : [];
+      this.filled = 0;
+    }
   }
 
   private readBulkLength(line: Buffer, start: number, cr: number, offset: number): void {
@@ -277,21 +414,78 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     this.bulkLength = length;
   }
 
-  private addArgument(argument: Buffer, emit: (command: Buffer[]) => void): void {
-    this.args.push(argument);
-    this.bulkLength = -1;
-    if (--this.remaining === 0) {
-      const command = this.args;
-      this.args = [];
-      emit(command);
+  /**
+   * The payload of bulkLength bytes from `start` goes past the end of `chunk` (or the two bytes
+   * after it do): a view of it if it is all here, otherwise the start of its copy.
+   */
+  private holdPayload(chunk: Buffer, memory: ArrayBufferLike, base: number, start: number): void {
+    const length = this.bulkLength;
+    const available = chunk.length - start;
+    this.pendingOffset = this.chunkOffset + start;
+    if (length <= available) {
+      this.bulkLength = -1;
+      this.skip = length + 2 - available;
+      this.held = Held.SKIP;
+      this.addArgument(viewAt(memory, base + start, length), undefined);
+    } else if (length <= MAX_PREALLOCATED_PAYLOAD) {
+      const payload = Buffer.allocUnsafe(length);
+      copyStart(payload, 0, start === 0 ? chunk : view(chunk, start, chunk.length), available);
+      this.payload = payload;
+      this.payloadFilled = available;
+      this.held = Held.PAYLOAD_COPY;
+    } else {
+      this.pending.append(start === 0 ? chunk : view(chunk, start, chunk.length));
+      this.held = Held.PAYLOAD_PIECES;
     }
   }
 
-  /** Keeps the unfinished line or payload from `start` to the end of `chunk`. */
-  private hold(chunk: Buffer, start: number, inline: boolean): void {
-    this.pendingInline = inline;
+  /** A copied payload is complete, its last byte at `end - 1` of `chunk`: the two bytes after it are skipped. */
+  private payloadArrived(payload: Buffer, chunk: Buffer, end: number, emit: (command: Buffer[]) => void): number {
+    this.bulkLength = -1;
+    if (end + 2 > chunk.length) {
+      this.skip = end + 2 - chunk.length;
+      this.held = Held.SKIP;
+      this.addArgument(payload, undefined);
+      return -1;
+    }
+    this.addArgument(payload, emit);
+    return end + 2;
+  }
+
+  /** Adds an argument to the command; emits the command if that completes it, unless `emit` is undefined (bytes of it are still to come). */
+  private addArgument(argument: Buffer, emit: ((command: Buffer[]) => void) | undefined): void {
+    this.args[this.filled++] = argument;
+    if (--this.remaining === 0 && emit !== undefined) this.emitCommand(emit);
+  }
+
+  private emitCommand(emit: (command: Buffer[]) => void): void {
+    const command = this.args;
+    this.args = NO_ARGS;
+    this.filled = 0;
+    emit(command);
+  }
+
+  /** Keeps the unfinished `*` or `$` line from `start` to the end of `chunk`. */
+  private holdHeaderLine(chunk: Buffer, start: number): void {
+    this.held = Held.HEADER_LINE;
     this.pendingOffset = this.chunkOffset + start;
-    this.pending.append(chunk.subarray(start));
+    this.lineLength = 0;
+    this.appendHeaderLine(chunk, start);
+  }
+
+  private appendHeaderLine(chunk: Buffer, start: number): void {
+    const count = chunk.length - start;
+    const length = this.lineLength + count;
+    if (length > this.lineScratch.length) this.growLineScratch(length);
+    const scratch = this.lineScratch;
+    for (let index = 0, at = this.lineLength; index < count; index++, at++) scratch[at] = chunk[start + index]!;
+    this.lineLength = length;
+  }
+
+  private growLineScratch(length: number): void {
+    const grown = Buffer.alloc(Math.max(length, this.lineScratch.length * 2));
+    grown.set(this.lineScratch.subarray(0, this.lineLength));
+    this.lineScratch = grown;
   }
 
   private headerTooBig(offset: number): never {
@@ -307,6 +501,17 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
 
   private fail(code: RespProtocolErrorCode, message: string, offset: number, limit?: number): never {
     throw new RespProtocolError(code, message, limit === undefined ? { offset } : { offset, limit });
+  }
+}
+
+/** Copies the first `count` bytes of `source` into `target` at `offset`: in JS when short, where a builtin's call costs more. */
+function copyStart(target: Buffer, offset: number, source: Buffer, count: number): void {
+  if (count <= 32) {
+    for (let index = 0; index < count; index++) target[offset + index] = source[index]!;
+  } else if (count === source.length) {
+    target.set(source, offset);
+  } else {
+    target.set(view(source, 0, count), offset);
   }
 }
 

@@ -158,7 +158,7 @@ describe('operators: respCommands', () => {
     fc.assert(
       fc.property(noise, (bytes) => {
         const parser = new RespCommandParser(commandLimits(smallLimits));
-        const held = (): number => (parser as unknown as { pending: { length: number } }).pending.length;
+        const held = (): number => parser.heldBytes();
         try {
           for (const byte of bytes) {
             parser.write(Buffer.from([byte]), () => undefined);
@@ -170,6 +170,23 @@ describe('operators: respCommands', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('reads long arguments cut anywhere, and holds no more of one than has arrived past 64 KiB', () => {
+    for (const length of [64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 200_000]) {
+      const argument = Buffer.alloc(length, 0x61);
+      argument[0] = 0x62;
+      argument[length - 1] = 0x63;
+      const input = encodeReply(['SET', 'k', argument, 'x']);
+      for (const sizes of [[4096, 1, 7], [length + 14], [length + 15], [length + 16], [1000, 64 * 1024 + 3]]) {
+        assertCommands(decode(respCommands(), chunk(input, { kind: 'sizes', sizes })), [[Buffer.from('SET'), Buffer.from('k'), argument, Buffer.from('x')]]);
+      }
+    }
+    const parser = new RespCommandParser(commandLimits({}));
+    parser.write(Buffer.from('*1\r\n$100000000\r\nab'), () => undefined);
+    assert.equal(parser.heldBytes(), 2);
+    parser.write(Buffer.from('cd'), () => undefined);
+    assert.equal(parser.heldBytes(), 4);
   });
 
   describe("redis-server's protocol errors (texts and limits checked against redis-server 7.0.15)", () => {
