@@ -180,17 +180,21 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
    * unusual or wrong), which reads it with all of redis-server's rules.
    */
   private parseWholeCommand(chunk: Buffer, memory: ArrayBufferLike, base: number, start: number, emit: (command: Buffer[]) => void): number {
-    let position = start + 1;
-    let count = chunk[position]! - 48;
+    // Every byte read is checked to be in the chunk first: a read past its end would make V8 treat
+    // every byte read at that place as possibly undefined, and the arithmetic on it as floating point.
+    const end = chunk.length;
+    if (start + 3 >= end) return -1;
+    let count = chunk[start + 1]! - 48;
     if (!(count >= 1 && count <= 9)) return -1;
-    for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
-      const digit = byte! - 48;
-      if (!(digit >= 0 && digit <= 9) || count > this.maxArrayLength) return -1;
+    let cr = start + 2;
+    for (; cr < end; cr++) {
+      const digit = chunk[cr]! - 48;
+      if (digit >>> 0 > 9 || count > this.maxArrayLength) break;
       count = count * 10 + digit;
     }
-    if (count > this.maxArrayLength || position - start > this.maxInlineLength || position + 1 >= chunk.length) return -1;
+    if (cr + 1 >= end || chunk[cr] !== CR || count > this.maxArrayLength || cr - start > this.maxInlineLength) return -1;
     const args: Buffer[] = count <= PREALLOCATED_ARGS ? new Array<Buffer>(count) : [];
-    return this.readArguments(chunk, memory, base, position + 2, args, 0, count, emit);
+    return this.readArguments(chunk, memory, base, cr + 2, args, 0, count, emit);
   }
 
   /**
@@ -213,23 +217,19 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     const end = chunk.length;
     const { maxBulkLength, maxInlineLength } = this;
     for (; remaining > 0; remaining--) {
-      if (chunk[position] !== DOLLAR) break;
-      let cr = position + 1;
-      let length = chunk[cr]! - 48;
-      if (length === 0) {
-        cr++;
-      } else {
-        if (!(length >= 1 && length <= 9)) break;
-        for (let byte = chunk[++cr]; byte !== CR; byte = chunk[++cr]) {
-          const digit = byte! - 48;
-          if (!(digit >= 0 && digit <= 9) || length > maxBulkLength) {
-            length = -1;
-            break;
-          }
+      // As in parseWholeCommand, no byte is read past the end of the chunk.
+      if (position + 3 >= end || chunk[position] !== DOLLAR) break;
+      let length = chunk[position + 1]! - 48;
+      if (length >>> 0 > 9) break;
+      let cr = position + 2;
+      if (length !== 0) {
+        for (; cr < end; cr++) {
+          const digit = chunk[cr]! - 48;
+          if (digit >>> 0 > 9 || length > maxBulkLength) break;
           length = length * 10 + digit;
         }
       }
-      if (!(length >= 0 && length <= maxBulkLength) || chunk[cr] !== CR || cr - position > maxInlineLength) break;
+      if (cr >= end || chunk[cr] !== CR || length > maxBulkLength || cr - position > maxInlineLength) break;
       const payloadStart = cr + 2;
       const next = payloadStart + length + 2;
       if (next > end) break;
@@ -312,7 +312,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
           this.payloadFilled += chunk.length;
           return -1;
         }
-        copyStart(payload, this.payloadFilled, chunk, missing);
+        copyBytes(payload, this.payloadFilled, chunk, 0, missing);
         this.payload = NO_PAYLOAD;
         this.payloadFilled = 0;
         this.held = Held.NOTHING;
@@ -377,7 +377,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       }
       lineLength = held + cr;
       if (lineLength > scratch.length) this.growLineScratch(lineLength);
-      copyStart(this.lineScratch, held, chunk, cr);
+      copyBytes(this.lineScratch, held, chunk, 0, cr);
       next = cr + 2;
     }
     this.held = Held.NOTHING;
@@ -429,7 +429,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       this.addArgument(viewAt(memory, base + start, length), undefined);
     } else if (length <= MAX_PREALLOCATED_PAYLOAD) {
       const payload = Buffer.allocUnsafe(length);
-      copyStart(payload, 0, start === 0 ? chunk : view(chunk, start, chunk.length), available);
+      copyBytes(payload, 0, chunk, start, available);
       this.payload = payload;
       this.payloadFilled = available;
       this.held = Held.PAYLOAD_COPY;
@@ -504,14 +504,14 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   }
 }
 
-/** Copies the first `count` bytes of `source` into `target` at `offset`: in JS when short, where a builtin's call costs more. */
-function copyStart(target: Buffer, offset: number, source: Buffer, count: number): void {
+/** Copies `count` bytes of `source` from `sourceStart` into `target` at `offset`: in JS when short, where a builtin's call costs more. */
+function copyBytes(target: Buffer, offset: number, source: Buffer, sourceStart: number, count: number): void {
   if (count <= 32) {
-    for (let index = 0; index < count; index++) target[offset + index] = source[index]!;
-  } else if (count === source.length) {
+    for (let index = 0; index < count; index++) target[offset + index] = source[sourceStart + index]!;
+  } else if (sourceStart === 0 && count === source.length) {
     target.set(source, offset);
   } else {
-    target.set(view(source, 0, count), offset);
+    target.set(view(source, sourceStart, sourceStart + count), offset);
   }
 }
 
