@@ -218,26 +218,30 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
    * as a view of the chunk or a slice of its text. Returns where it ends, or -1.
    */
   private readWholeBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    // Every byte read is checked to be in the chunk first: a read past its end would make V8 treat
+    // every byte read at that place as possibly undefined, and the arithmetic on it as floating point.
     const { maxBulkLength, maxLineLength } = this.limits;
-    let position = start + 1;
-    let length = chunk[position]! - 48;
-    if (!(length >= 0 && length <= 9)) return this.readNullBulkString(chunk, start, emit);
-    for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
-      const digit = byte! - 48;
-      if (!(digit >= 0 && digit <= 9) || length > maxBulkLength) return -1;
+    const end = chunk.length;
+    if (start + 3 >= end) return -1;
+    let length = chunk[start + 1]! - 48;
+    if (length >>> 0 > 9) return this.readNullBulkString(chunk, start, emit);
+    let cr = start + 2;
+    for (; cr < end; cr++) {
+      const digit = chunk[cr]! - 48;
+      if (digit >>> 0 > 9 || length > maxBulkLength) break;
       length = length * 10 + digit;
     }
-    if (length > maxBulkLength || position - start > maxLineLength || chunk[position + 1] !== LF) return -1;
-    const payloadStart = position + 2;
+    if (cr + 1 >= end || chunk[cr] !== CR || chunk[cr + 1] !== LF || length > maxBulkLength || cr - start > maxLineLength) return -1;
+    const payloadStart = cr + 2;
     const payloadEnd = payloadStart + length;
-    if (payloadEnd + 2 > chunk.length || chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
+    if (payloadEnd + 2 > end || chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
     this.deliver(this.encoding === undefined ? this.viewOf(chunk, payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd), emit);
     return payloadEnd + 2;
   }
 
   /** `$-1\r\n`, RESP2's null bulk string. */
   private readNullBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
-    if (chunk[start + 1] !== 0x2d || chunk[start + 2] !== 0x31 || chunk[start + 3] !== CR || chunk[start + 4] !== LF) return -1;
+    if (start + 4 >= chunk.length || chunk[start + 1] !== 0x2d || chunk[start + 2] !== 0x31 || chunk[start + 3] !== CR || chunk[start + 4] !== LF) return -1;
     this.deliver(null, emit);
     return start + 5;
   }
@@ -245,17 +249,19 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   /** The same for the header of a non-empty array: `*<count>\r\n`, then its elements. */
   private readArrayHeader(chunk: Buffer, start: number): number {
     const { maxArrayLength, maxLineLength, maxDepth } = this.limits;
-    let position = start + 1;
-    let count = chunk[position]! - 48;
+    const end = chunk.length;
+    if (start + 3 >= end) return -1;
+    let count = chunk[start + 1]! - 48;
     if (!(count >= 1 && count <= 9)) return -1;
-    for (let byte = chunk[++position]; byte !== CR; byte = chunk[++position]) {
-      const digit = byte! - 48;
-      if (!(digit >= 0 && digit <= 9) || count > maxArrayLength) return -1;
+    let cr = start + 2;
+    for (; cr < end; cr++) {
+      const digit = chunk[cr]! - 48;
+      if (digit >>> 0 > 9 || count > maxArrayLength) break;
       count = count * 10 + digit;
     }
-    if (count > maxArrayLength || position - start > maxLineLength || chunk[position + 1] !== LF || this.depth >= maxDepth) return -1;
+    if (cr + 1 >= end || chunk[cr] !== CR || chunk[cr + 1] !== LF || count > maxArrayLength || cr - start > maxLineLength || this.depth >= maxDepth) return -1;
     this.open(ARRAY, count);
-    return position + 2;
+    return cr + 2;
   }
 
   /** A simple string (`+OK`) whose CRLF is in `chunk`, within maxLineLength. */
@@ -270,6 +276,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
 
   /** An integer (`:123`, `:-7`) of at most 15 digits, so exact as a double, whose CRLF is in `chunk`. */
   private readSmallInteger(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    if (start + 3 >= chunk.length) return -1;
     const negative = chunk[start + 1] === 0x2d;
     const digitsStart = negative ? start + 2 : start + 1;
     const digitsEnd = Math.min(chunk.length - 1, digitsStart + 15);
