@@ -1,6 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { FramingError, RespProtocolError, RespReplyError, type RespProtocolErrorCode } from './errors';
 import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { HeldLine } from './internal/held-line';
 import { PendingBytes } from './internal/pending-bytes';
 import type { RespReply } from './resp';
 import { view, viewAt } from './internal/buffer-view';
@@ -115,7 +116,10 @@ export interface Limits {
 
 /** Exported for tests; the public surface is respReplies. */
 export class RespReplyParser implements StreamDecoder<RespReply> {
+  /** A payload from earlier chunks. */
   private readonly pending = new PendingBytes();
+  /** A line from earlier chunks, read once whole and dropped. */
+  private readonly line = new HeldLine();
   /** Aggregates being filled, innermost last: the first `depth` of these slots, which are reused. */
   private readonly stack: Aggregate[] = [];
   private depth = 0;
@@ -152,7 +156,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     if (chunk.length === 0) return;
     let position = 0;
     this.text = undefined;
-    if (this.pending.length > 0) position = this.finishPending(chunk, emit);
+    if (this.pending.length > 0 || this.line.length > 0) position = this.finishPending(chunk, emit);
     if (position >= 0) this.parse(chunk, position, emit);
     this.text = undefined;
     this.memoryChunk = undefined;
@@ -161,9 +165,15 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   end(): void {
-    if (this.pending.length > 0 || this.bulkLength >= 0 || this.depth > 0) {
-      throw new FramingError('TRUNCATED', 'input ended inside a reply', { offset: this.pending.length > 0 ? this.pendingOffset : this.chunkOffset });
+    const held = this.pending.length > 0 || this.line.length > 0;
+    if (held || this.bulkLength >= 0 || this.depth > 0) {
+      throw new FramingError('TRUNCATED', 'input ended inside a reply', { offset: held ? this.pendingOffset : this.chunkOffset });
     }
+  }
+
+  /** The bytes held for an unfinished line or payload (for tests of the bounds on it). */
+  heldBytes(): number {
+    return this.pending.length + this.line.length;
   }
 
   private parse(chunk: Buffer, position: number, emit: (reply: RespReply) => void): void {
@@ -202,7 +212,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       while (cr < scanEnd && chunk[cr] !== CR) cr++;
       if (cr + 1 >= end) {
         if (cr === scanEnd && end - position > maxLineLength) this.lineTooLong(this.chunkOffset + position);
-        this.hold(chunk, position);
+        this.pendingOffset = this.chunkOffset + position;
+        this.line.append(chunk, position, end);
         return;
       }
       if (cr === scanEnd) this.lineTooLong(this.chunkOffset + position);
@@ -384,31 +395,35 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       this.deliver(this.payloadValue(payload, 0, length, offset), emit);
       return missing;
     }
+    const { line } = this;
+    const held = line.length;
     let lineLength: number;
     let next: number;
-    if (pending.lastByte() === CR) {
-      if (chunk[0] !== LF) this.missingCrlf(offset + pending.length - 1);
-      lineLength = pending.length - 1;
+    if (line.lastByte() === CR) {
+      if (chunk[0] !== LF) this.missingCrlf(offset + held - 1);
+      lineLength = held - 1;
       next = 1;
     } else {
       // How many more bytes may come before the CR without the line being too long.
-      const room = this.limits.maxLineLength + 1 - pending.length;
+      const room = this.limits.maxLineLength + 1 - held;
       const cr = indexOfCr(chunk);
       if (cr < 0 || cr >= room) {
         if (chunk.length >= room) this.lineTooLong(offset);
-        pending.append(chunk);
+        line.append(chunk, 0, chunk.length);
         return -1;
       }
       if (cr + 1 === chunk.length) {
-        pending.append(chunk);
+        line.append(chunk, 0, chunk.length);
         return -1;
       }
-      if (chunk[cr + 1] !== LF) this.missingCrlf(offset + pending.length + cr);
-      lineLength = pending.length + cr;
+      if (chunk[cr + 1] !== LF) this.missingCrlf(offset + held + cr);
+      line.append(chunk, 0, cr);
+      lineLength = held + cr;
       next = cr + 2;
     }
-    const line = pending.take(lineLength, chunk);
-    const value = this.readLine(line, 0, line.length, offset);
+    line.clear();
+    // Nothing a line gives keeps its bytes (they become a number, a string or a length), so they can be reused.
+    const value = this.readLine(line.bytes, 0, lineLength, offset);
     if (value !== NO_VALUE) this.deliver(value, emit);
     return next;
   }

@@ -1,6 +1,7 @@
 import { FramingError, RespProtocolError, type RespProtocolErrorCode } from '../errors';
 import type { StreamDecoder } from './decoder-operator';
 import { view, viewAt } from './buffer-view';
+import { HeldLine } from './held-line';
 import { PendingBytes } from './pending-bytes';
 import { splitInlineArgs } from './split-inline-args';
 
@@ -39,7 +40,7 @@ const NO_PAYLOAD = Buffer.alloc(0);
 /** What a parser holds between chunks (see RespCommandParser's fields). */
 const enum Held {
   NOTHING,
-  /** A `*` or `$` line, in lineScratch. */
+  /** A `*` or `$` line, in `line`. */
   HEADER_LINE,
   /** An inline command line, in pending. */
   INLINE_LINE,
@@ -78,9 +79,8 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   private held = Held.NOTHING;
   /** An inline line, or a long payload, from earlier chunks. */
   private readonly pending = new PendingBytes();
-  /** A `*` or `$` line cut by a chunk boundary: its first lineLength bytes, read once whole and dropped. */
-  private lineScratch = Buffer.alloc(64);
-  private lineLength = 0;
+  /** A `*` or `$` line cut by a chunk boundary, read once whole and dropped. */
+  private readonly line = new HeldLine();
   /** A cut payload's copy, its first payloadFilled bytes filled. */
   private payload: Buffer = NO_PAYLOAD;
   private payloadFilled = 0;
@@ -121,7 +121,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
 
   /** The bytes held for an unfinished line or payload (for tests of the bounds on it). */
   heldBytes(): number {
-    return this.pending.length + this.lineLength + this.payload.length;
+    return this.pending.length + this.line.length + this.payload.length;
   }
 
   /** Parses from `position` to the end of `chunk`, holding whatever is left unfinished. */
@@ -350,14 +350,14 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     }
   }
 
-  /** Completes a `*` or `$` line held in lineScratch, if `chunk` has its end. */
+  /** Completes a `*` or `$` line held in `line`, if `chunk` has its end. */
   private finishHeaderLine(chunk: Buffer): number {
-    const scratch = this.lineScratch;
-    const held = this.lineLength;
+    const { line } = this;
+    const held = line.length;
     const offset = this.pendingOffset;
     let lineLength: number;
     let next: number;
-    if (scratch[held - 1] === CR) {
+    if (line.lastByte() === CR) {
       lineLength = held - 1;
       next = 1;
     } else {
@@ -368,22 +368,21 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       while (cr < scanEnd && chunk[cr] !== CR) cr++;
       if (cr === scanEnd) {
         if (chunk.length >= room) this.headerTooBig(offset);
-        this.appendHeaderLine(chunk, 0);
+        line.append(chunk, 0, chunk.length);
         return -1;
       }
       if (cr + 1 === chunk.length) {
-        this.appendHeaderLine(chunk, 0);
+        line.append(chunk, 0, chunk.length);
         return -1;
       }
+      line.append(chunk, 0, cr);
       lineLength = held + cr;
-      if (lineLength > scratch.length) this.growLineScratch(lineLength);
-      copyBytes(this.lineScratch, held, chunk, 0, cr);
       next = cr + 2;
     }
     this.held = Held.NOTHING;
-    this.lineLength = 0;
-    if (this.remaining === 0) this.readMultibulkLength(this.lineScratch, 0, lineLength, offset);
-    else this.readBulkLength(this.lineScratch, 0, lineLength, offset);
+    line.clear();
+    if (this.remaining === 0) this.readMultibulkLength(line.bytes, 0, lineLength, offset);
+    else this.readBulkLength(line.bytes, 0, lineLength, offset);
     return next;
   }
 
@@ -469,23 +468,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   private holdHeaderLine(chunk: Buffer, start: number): void {
     this.held = Held.HEADER_LINE;
     this.pendingOffset = this.chunkOffset + start;
-    this.lineLength = 0;
-    this.appendHeaderLine(chunk, start);
-  }
-
-  private appendHeaderLine(chunk: Buffer, start: number): void {
-    const count = chunk.length - start;
-    const length = this.lineLength + count;
-    if (length > this.lineScratch.length) this.growLineScratch(length);
-    const scratch = this.lineScratch;
-    for (let index = 0, at = this.lineLength; index < count; index++, at++) scratch[at] = chunk[start + index]!;
-    this.lineLength = length;
-  }
-
-  private growLineScratch(length: number): void {
-    const grown = Buffer.alloc(Math.max(length, this.lineScratch.length * 2));
-    grown.set(this.lineScratch.subarray(0, this.lineLength));
-    this.lineScratch = grown;
+    this.line.append(chunk, start, chunk.length);
   }
 
   private headerTooBig(offset: number): never {

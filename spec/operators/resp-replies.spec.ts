@@ -124,7 +124,7 @@ describe('operators: respReplies', () => {
     fc.assert(
       fc.property(noise, (bytes) => {
         const parser = new RespReplyParser(smallLimits, undefined);
-        const held = (): number => (parser as unknown as { pending: { length: number } }).pending.length;
+        const held = (): number => parser.heldBytes();
         try {
           for (const byte of bytes) {
             parser.write(Buffer.from([byte]), () => undefined);
