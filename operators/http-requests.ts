@@ -397,8 +397,9 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
   private readChunkedLine(chunk: Buffer, pos: number, emit: (request: HttpRequest) => void): number {
     const lineFeed = chunk.indexOf(LF, pos);
     if (lineFeed < 0) {
+      // Checked before the bytes are held, so an endless line is never held past the limit.
+      this.checkLineLength(this.pending.length + chunk.length - pos);
       this.pending.append(pos === 0 ? chunk : view(chunk, pos, chunk.length));
-      this.checkLineLength(this.pending.length);
       return chunk.length;
     }
     this.takeLine(chunk, pos, lineFeed);
