@@ -1,6 +1,7 @@
 import * as fc from 'fast-check';
 import { from, Subject, type OperatorFunction } from 'rxjs';
 import { FramingError, RespProtocolError } from '../../operators';
+import { PendingBytes } from '../../operators/internal/pending-bytes';
 
 /** How a byte stream is cut into chunks: whole, one byte at a time, or cyclic chunk sizes (with empty chunks). */
 export type Chunking = { readonly kind: 'whole' } | { readonly kind: 'bytes' } | { readonly kind: 'sizes'; readonly sizes: readonly number[] };
@@ -82,4 +83,23 @@ export function unpooled(content: string | Uint8Array): Buffer {
 /** A byte alphabet that makes collisions with delimiters and protocol bytes likely. */
 export function bytesFrom(alphabet: readonly number[], maxLength: number): fc.Arbitrary<Uint8Array> {
   return fc.array(fc.constantFrom(...alphabet), { maxLength }).map((bytes) => Uint8Array.from(bytes));
+}
+
+/**
+ * Runs `work` and returns the most bytes any PendingBytes held meanwhile: every decoder keeps the
+ * unfinished frame it buffers there, so this is what a decoder buffered at its fullest.
+ */
+export function mostPendingDuring(work: () => void): number {
+  const append = PendingBytes.prototype.append;
+  let most = 0;
+  PendingBytes.prototype.append = function (this: PendingBytes, piece: Buffer): void {
+    append.call(this, piece);
+    most = Math.max(most, this.length);
+  };
+  try {
+    work();
+  } finally {
+    PendingBytes.prototype.append = append;
+  }
+  return most;
 }
