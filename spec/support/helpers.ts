@@ -155,3 +155,23 @@ export function openFds(): number {
 }
 
 export { connections$, type Connection };
+
+/**
+ * Writes `bytes` `pieceSize` at a time, a timer tick apart, so the server reads them in many
+ * pieces; stops early, without error, once the server has closed or reset the connection.
+ */
+export async function trickle(socket: net.Socket, bytes: Buffer, pieceSize: number): Promise<void> {
+  let gone = false;
+  const onGone = (): void => {
+    gone = true;
+  };
+  socket.once('end', onGone);
+  socket.once('close', onGone);
+  socket.on('error', onGone);
+  for (let start = 0; start < bytes.length && !gone && !socket.destroyed; start += pieceSize) {
+    socket.write(bytes.subarray(start, start + pieceSize));
+    await delay(1);
+  }
+  socket.off('end', onGone);
+  socket.off('close', onGone);
+}
