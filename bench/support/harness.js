@@ -385,6 +385,24 @@ function usage(file) {
   return lines.slice(start, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
 }
 
+// A bench script's options: its own, and --no-write, --results FILE and --help (which prints the
+// comment block at the top of `file` and exits).
+function benchOptions(file, options) {
+  const { values } = require('node:util').parseArgs({
+    options: {
+      ...options,
+      'no-write': { type: 'boolean', default: false },
+      results: { type: 'string' }, // another file than bench/RESULTS.md
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage(file));
+    process.exit(0);
+  }
+  return values;
+}
+
 const today = () => new Date().toISOString().slice(0, 10);
 const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 const fmtK = (n) => (Number.isFinite(n) ? `${(n / 1000).toFixed(1)}k` : '—');
@@ -394,6 +412,6 @@ const fmtMiB = (bytes) => (Number.isFinite(bytes) ? (bytes / 1048576).toFixed(1)
 module.exports = {
   ROOT, RESULTS, HOST, LOAD_CPU, SERVER_CPU, SERVERS, Proc,
   buildTools, selectServers, selectByName, startServer, startPinged, stopServer, runTool, redisBenchmark,
-  measureRedisBenchmark, tool, describeExit, freePort, rssBytes, fdCount, cpuSeconds, summarise, median, usage, machineNote, commandLine, writeSection, today, delay, log,
+  measureRedisBenchmark, tool, describeExit, freePort, rssBytes, fdCount, cpuSeconds, summarise, median, usage, benchOptions, machineNote, commandLine, writeSection, today, delay, log,
   fmtInt, fmtK, fmtNum, fmtMiB,
 };
