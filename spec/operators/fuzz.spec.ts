@@ -290,6 +290,16 @@ function parameters<T>(): fc.Parameters<T> {
   return { ...common, numRuns: RUNS };
 }
 
+/** fc.assert, except that a long run also says how many cases each property went through. */
+function assertProperty<Ts extends unknown[]>(property: fc.IProperty<Ts>): void {
+  const details: fc.RunDetails<Ts> = fc.check(property, parameters<Ts>());
+  if (details.failed) {
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.stack : String(details.errorInstance);
+    throw new Error(`${fc.defaultReportMessage(details as fc.RunDetails<unknown>)}\nCaused by: ${cause}`);
+  }
+  if (SECONDS > 0) console.log(`        ${details.numRuns} cases`);
+}
+
 describe('fuzz: every decoder against mutated and arbitrary input', function () {
   // Under `npm run fuzz` each property runs for its share of FUZZ_SECONDS, and shrinking a
   // failure can take longer still.
@@ -298,14 +308,13 @@ describe('fuzz: every decoder against mutated and arbitrary input', function () 
   for (const target of TARGETS) {
     describe(target.name, () => {
       it('decodes valid input to what was encoded, under any chunking', () => {
-        fc.assert(
+        assertProperty(
           fc.property(target.config.chain((config) => fc.tuple(fc.constant(config), target.valid(config))), chunkingArbitrary, ([config, input], chunking) => {
             const result = decode(target.decoder(config, false), chunkInput(input.wire, chunking));
             if (result.error !== undefined) throw result.error;
             assert.ok(result.completed);
             assert.deepEqual(result.values.map(target.comparable), input.values);
           }),
-          parameters(),
         );
       });
 
@@ -313,20 +322,18 @@ describe('fuzz: every decoder against mutated and arbitrary input', function () 
         const mutated = target.config.chain((config) =>
           fc.tuple(fc.constant(config), target.valid(config), fc.array(mutationArbitrary, { minLength: 1, maxLength: 6 })),
         );
-        fc.assert(
+        assertProperty(
           fc.property(mutated, fc.boolean(), chunkingArbitrary, ([config, input, mutations], small, chunking) => {
             assertWithstands(target, config, small, mutations.reduce(mutate, input.wire), chunking);
           }),
-          parameters(),
         );
       });
 
       it('withstands arbitrary bytes: typed errors only, the same whole and chunked, within its limits', () => {
-        fc.assert(
+        assertProperty(
           fc.property(target.config, arbitraryInput, fc.boolean(), chunkingArbitrary, (config, bytes, small, chunking) => {
             assertWithstands(target, config, small, bytes, chunking);
           }),
-          parameters(),
         );
       });
     });
