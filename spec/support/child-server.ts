@@ -1,12 +1,17 @@
 // An example server in a child process, watched from outside through /proc: its memory, open fds
 // and CPU time are its own, not the test runner's.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as readline from 'node:readline';
 
-const CLI = join(__dirname, '..', '..', '..', 'bin', 'rxloop.js');
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+const ROOT = join(__dirname, '..', '..', '..');
+const CLI = join(ROOT, 'bin', 'rxloop.js');
+// The benchmarks' /proc readers.
+const proc = require(join(ROOT, 'bench', 'support', 'harness')) as {
+  rssBytes(pid: number): number;
+  fdCount(pid: number): number;
+  cpuSeconds(pid: number): number;
+};
 
 export class ChildServer {
   private constructor(
@@ -41,19 +46,16 @@ export class ChildServer {
 
   /** Resident memory, in bytes (VmRSS). */
   rss(): number {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
-    return Number(match![1]) * 1024;
+    return proc.rssBytes(this.pid);
   }
 
   openFds(): number {
-    return readdirSync(`/proc/${this.pid}/fd`).length;
+    return proc.fdCount(this.pid);
   }
 
-  /** User and system CPU time so far, in seconds (fields 14 and 15 of /proc/PID/stat). */
+  /** User and system CPU time so far, in seconds. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return proc.cpuSeconds(this.pid);
   }
 
   /** SIGTERM (the CLI drains and exits 0), SIGKILL after 6 s; resolves with the exit code. */
