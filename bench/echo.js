@@ -11,26 +11,16 @@
 // /proc/PID/stat over the measured window) and the ratios issue 2 asks for. The table is printed
 // and written into bench/RESULTS.md between <!-- echo:begin --> and <!-- echo:end -->.
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const h = require('./support/harness');
 
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    conns: { type: 'string', default: '100,1000' },
-    size: { type: 'string', default: '64' },
-    only: { type: 'string' },
-    'no-write': { type: 'boolean', default: false },
-    results: { type: 'string' }, // another file than bench/RESULTS.md
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = h.benchOptions(__filename, {
+  rounds: { type: 'string', default: '3' },
+  seconds: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '1' },
+  conns: { type: 'string', default: '100,1000' },
+  size: { type: 'string', default: '64' },
+  only: { type: 'string' },
 });
-if (opt.help) {
-  console.log(h.usage(__filename));
-  process.exit(0);
-}
 
 const rounds = Number(opt.rounds);
 const seconds = Number(opt.seconds);

@@ -17,27 +17,17 @@
 // bench/RESULTS.md between <!-- http:begin --> and <!-- http:end -->.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const h = require('./support/harness');
 
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    conns: { type: 'string', default: '100' },
-    only: { type: 'string' },
-    'latency-seconds': { type: 'string', default: '10' },
-    'no-latency': { type: 'boolean', default: false },
-    'no-write': { type: 'boolean', default: false },
-    results: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = h.benchOptions(__filename, {
+  rounds: { type: 'string', default: '3' },
+  seconds: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '1' },
+  conns: { type: 'string', default: '100' },
+  only: { type: 'string' },
+  'latency-seconds': { type: 'string', default: '10' },
+  'no-latency': { type: 'boolean', default: false },
 });
-if (opt.help) {
-  console.log(h.usage(__filename));
-  process.exit(0);
-}
 
 const rounds = Number(opt.rounds);
 const seconds = Number(opt.seconds);

@@ -15,25 +15,15 @@
 // The tables are printed and written into bench/RESULTS.md between <!-- idle:begin --> and
 // <!-- idle:end -->.
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const h = require('./support/harness');
 
-const { values: opt } = parseArgs({
-  options: {
-    conns: { type: 'string', default: '10000' },
-    only: { type: 'string' },
-    tests: { type: 'string', default: 'idle,slow' },
-    'slow-seconds': { type: 'string', default: '10' },
-    'cap-mib': { type: 'string', default: '1024' },
-    'no-write': { type: 'boolean', default: false },
-    results: { type: 'string' }, // another file than bench/RESULTS.md
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = h.benchOptions(__filename, {
+  conns: { type: 'string', default: '10000' },
+  only: { type: 'string' },
+  tests: { type: 'string', default: 'idle,slow' },
+  'slow-seconds': { type: 'string', default: '10' },
+  'cap-mib': { type: 'string', default: '1024' },
 });
-if (opt.help) {
-  console.log(h.usage(__filename));
-  process.exit(0);
-}
 
 const conns = Number(opt.conns);
 const slowSeconds = Number(opt['slow-seconds']);

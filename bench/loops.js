@@ -12,24 +12,14 @@
 // into bench/RESULTS.md between <!-- loops:begin --> and <!-- loops:end -->.
 const fs = require('node:fs');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const h = require('./support/harness');
 
-const { values: opt } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    conns: { type: 'string', default: '100' },
-    size: { type: 'string', default: '64' },
-    'no-write': { type: 'boolean', default: false },
-    results: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = h.benchOptions(__filename, {
+  seconds: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '1' },
+  conns: { type: 'string', default: '100' },
+  size: { type: 'string', default: '64' },
 });
-if (opt.help) {
-  console.log(h.usage(__filename));
-  process.exit(0);
-}
 const seconds = Number(opt.seconds);
 const warmup = Number(opt.warmup);
 const conns = Number(opt.conns);

@@ -20,24 +20,14 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const h = require('./support/harness');
 
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '5' },
-    requests: { type: 'string', default: '200000' },
-    'pipelined-requests': { type: 'string', default: '2000000' },
-    only: { type: 'string' },
-    'no-write': { type: 'boolean', default: false },
-    results: { type: 'string' }, // another file than bench/RESULTS.md
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = h.benchOptions(__filename, {
+  rounds: { type: 'string', default: '5' },
+  requests: { type: 'string', default: '200000' },
+  'pipelined-requests': { type: 'string', default: '2000000' },
+  only: { type: 'string' },
 });
-if (opt.help) {
-  console.log(h.usage(__filename));
-  process.exit(0);
-}
 
 const rounds = Number(opt.rounds);
 const CLIENTS = 50;

@@ -20,26 +20,16 @@
 // <!-- redis:begin --> and <!-- redis:end -->.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const h = require('./support/harness');
 
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    requests: { type: 'string', default: '200000' },
-    'pipelined-requests': { type: 'string', default: '3000000' },
-    keys: { type: 'string', default: '100000' },
-    only: { type: 'string' },
-    'no-suite': { type: 'boolean', default: false },
-    'no-write': { type: 'boolean', default: false },
-    results: { type: 'string' }, // another file than bench/RESULTS.md
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = h.benchOptions(__filename, {
+  rounds: { type: 'string', default: '3' },
+  requests: { type: 'string', default: '200000' },
+  'pipelined-requests': { type: 'string', default: '3000000' },
+  keys: { type: 'string', default: '100000' },
+  only: { type: 'string' },
+  'no-suite': { type: 'boolean', default: false },
 });
-if (opt.help) {
-  console.log(h.usage(__filename));
-  process.exit(0);
-}
 
 const rounds = Number(opt.rounds);
 const randomKeys = Number(opt.keys);

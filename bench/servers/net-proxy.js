@@ -9,15 +9,9 @@
 //
 // Prints `listening tcp://HOST:PORT` once bound; exits 0 on SIGINT/SIGTERM.
 const net = require('node:net');
-const { parseArgs } = require('node:util');
+const { listen, serverArgs } = require('./serve-cli');
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '7000' },
-    host: { type: 'string', default: '127.0.0.1' },
-    to: { type: 'string' },
-  },
-});
+const values = serverArgs(7000, { to: { type: 'string' } });
 const target = values.to ? new URL(values.to) : null;
 if (!target || target.protocol !== 'tcp:' || !target.port) {
   console.error('net-proxy: --to tcp://HOST:PORT is required');
@@ -41,17 +35,4 @@ const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (client)
   upstream.on('close', () => client.destroy());
 });
 
-server.on('error', (err) => {
-  console.error(`net-proxy: ${err.message}`);
-  process.exit(1);
-});
-
-server.listen(Number(values.port), values.host, () => {
-  const { address, family, port } = server.address();
-  const host = family === 'IPv6' ? `[${address}]` : address;
-  console.log(`listening tcp://${host}:${port}`);
-});
-
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => process.exit(0));
-}
+listen('net-proxy', server, values);

@@ -11,14 +11,9 @@
 //
 // Prints `listening tcp://HOST:PORT` once bound; exits 0 on SIGINT/SIGTERM.
 const net = require('node:net');
-const { parseArgs } = require('node:util');
+const { listen, serverArgs } = require('./serve-cli');
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '6380' },
-    host: { type: 'string', default: '127.0.0.1' },
-  },
-});
+const values = serverArgs(6380);
 
 const store = new Map(); // latin1 key → Buffer
 
@@ -130,17 +125,4 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   socket.on('error', () => socket.destroy()); // a reset peer is not the server's problem
 });
 
-server.on('error', (err) => {
-  console.error(`net-redis: ${err.message}`);
-  process.exit(1);
-});
-
-server.listen(Number(values.port), values.host, () => {
-  const { address, family, port } = server.address();
-  const host = family === 'IPv6' ? `[${address}]` : address;
-  console.log(`listening tcp://${host}:${port}`);
-});
-
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => process.exit(0));
-}
+listen('net-redis', server, values);

@@ -9,15 +9,10 @@
 //
 // Prints `listening tcp://HOST:PORT` once bound; exits 0 on SIGINT/SIGTERM.
 const http = require('node:http');
-const { parseArgs } = require('node:util');
+const { listen, serverArgs } = require('./serve-cli');
 const { burnCpu } = require('../../dist/examples/http/compute-worker.js');
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '8080' },
-    host: { type: 'string', default: '127.0.0.1' },
-  },
-});
+const values = serverArgs(8080);
 
 const server = http.createServer((req, res) => {
   // GET / is routed without parsing a URL, as a minimal hello server would.
@@ -33,17 +28,4 @@ const server = http.createServer((req, res) => {
   }
 });
 
-server.on('error', (err) => {
-  console.error(`node-http: ${err.message}`);
-  process.exit(1);
-});
-
-server.listen(Number(values.port), values.host, () => {
-  const { address, family, port } = server.address();
-  const host = family === 'IPv6' ? `[${address}]` : address;
-  console.log(`listening tcp://${host}:${port}`);
-});
-
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => process.exit(0));
-}
+listen('node-http', server, values);

@@ -9,6 +9,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
+const { parseArgs } = require('node:util');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -377,22 +378,15 @@ function writeSection(name, body, file = RESULTS) {
   log(`wrote the ${name} section of ${path.relative(process.cwd(), file)}`);
 }
 
-// The comment block at the top of a script, for --help.
-function usage(file) {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const start = lines.findIndex((l) => l.startsWith('//'));
-  const end = lines.findIndex((l, i) => i > start && !l.startsWith('//'));
-  return lines.slice(start, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
-}
-
-// A bench script's options: its own, and --no-write, --results FILE and --help (which prints the
-// comment block at the top of `file` and exits).
+// A benchmark's command line: its own `options` (parseArgs form) plus the ones every benchmark
+// takes, --no-write, --results FILE (another file than bench/RESULTS.md) and --help, which prints
+// the comment block at the top of `file` and exits.
 function benchOptions(file, options) {
-  const { values } = require('node:util').parseArgs({
+  const { values } = parseArgs({
     options: {
       ...options,
       'no-write': { type: 'boolean', default: false },
-      results: { type: 'string' }, // another file than bench/RESULTS.md
+      results: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -401,6 +395,14 @@ function benchOptions(file, options) {
     process.exit(0);
   }
   return values;
+}
+
+// The comment block at the top of a script, for --help.
+function usage(file) {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l.startsWith('//'));
+  const end = lines.findIndex((l, i) => i > start && !l.startsWith('//'));
+  return lines.slice(start, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
 }
 
 const today = () => new Date().toISOString().slice(0, 10);
