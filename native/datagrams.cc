@@ -12,17 +12,8 @@ namespace rxloop {
 
 ListenResult BindUdp(const std::string& host, int port, bool reuse_port) {
   ListenResult r;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &found);
-  if (gai != 0) {
-    r.gai_error = gai;
-    if (gai == EAI_SYSTEM) r.err = errno;
-    return r;
-  }
+  addrinfo* found = ResolvePassive(host, port, SOCK_DGRAM, &r);
+  if (found == nullptr) return r;
   int fd = NewSocket(found->ai_family, SOCK_DGRAM);
   if (fd < 0) {
     r.err = -fd;

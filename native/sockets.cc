@@ -94,20 +94,25 @@ static ListenResult BindAndListen(int fd, const sockaddr* addr, socklen_t len, i
   return r;
 }
 
-ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reuse_port) {
-  ListenResult r;
+addrinfo* ResolvePassive(const std::string& host, int port, int socktype, ListenResult* r) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_socktype = socktype;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  std::string service = std::to_string(port);
-  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
+  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &found);
   if (gai != 0) {
-    r.gai_error = gai;
-    if (gai == EAI_SYSTEM) r.err = errno;
-    return r;
+    r->gai_error = gai;
+    if (gai == EAI_SYSTEM) r->err = errno;
+    return nullptr;
   }
+  return found;
+}
+
+ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reuse_port) {
+  ListenResult r;
+  addrinfo* found = ResolvePassive(host, port, SOCK_STREAM, &r);
+  if (found == nullptr) return r;
   int fd = NewSocket(found->ai_family, SOCK_STREAM);
   if (fd < 0) {
     freeaddrinfo(found);

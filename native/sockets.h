@@ -3,6 +3,7 @@
 #ifndef RXLOOP_SOCKETS_H_
 #define RXLOOP_SOCKETS_H_
 
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -54,6 +55,10 @@ struct ListenResult {
   socklen_t bound_len = 0;
   bool wildcard = false;    // bound to 0.0.0.0 or ::, so each connection's local address differs
 };
+
+// The addresses to bind `host` (empty: every interface) and `port` with, or nullptr with the
+// getaddrinfo failure in *r. The caller frees the list with freeaddrinfo.
+addrinfo* ResolvePassive(const std::string& host, int port, int socktype, ListenResult* r);
 
 ListenResult ListenTcp(const std::string& host, int port, int backlog, bool reuse_port);
 // `path` may start with a NUL byte for a Linux abstract socket (EOPNOTSUPP elsewhere).
