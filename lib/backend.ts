@@ -19,6 +19,11 @@ export interface DialTarget {
   readonly path: string;
 }
 
+/** The keepAlive option as ListenOptions/DialSocketOptions take it: true means 60 s, absent means off. */
+export function keepAliveSeconds(keepAlive: boolean | number | undefined): number {
+  return keepAlive === true ? 60 : typeof keepAlive === 'number' ? keepAlive : 0;
+}
+
 export interface DialSocketOptions {
   noDelay: boolean;
   keepAliveSeconds: number;

@@ -6,6 +6,12 @@ import { ConnectionError, LimitError, RxloopError } from './errors';
 /** What may be written: Buffers and Uint8Arrays go out as they are, strings as UTF-8. */
 export type Chunk = Buffer | Uint8Array | string;
 
+/** A chunk's bytes: a Buffer as it is, a Uint8Array viewed (not copied), a string as UTF-8. */
+export function chunkBytes(chunk: Chunk): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 export interface CloseReason {
   /**
    * 'end': both sides finished in order; 'destroy': destroy() was called; 'timeout': the peer
@@ -255,12 +261,7 @@ export abstract class Connection {
    */
   write(chunk: Chunk): boolean {
     if (this.state & (CLOSE_REQUESTED | CLOSED)) return false;
-    const bytes =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk)
-        : Buffer.isBuffer(chunk)
-          ? chunk
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = chunkBytes(chunk);
     if (bytes.length > 0) {
       if (this.pendingBytes + this.queuedBelow + bytes.length > this.owner.maxWritableLength) {
         // The writer ignored write()'s false long enough; bound memory at this one's expense.

@@ -1,7 +1,7 @@
 import { NEVER, Observable, ReplaySubject, type Subscriber } from 'rxjs';
 
 import { type ListenAddress, SocketAddress, parseAddress } from './address';
-import type { Chunk } from './connection';
+import { type Chunk, chunkBytes } from './connection';
 import { AddressError, type LoopError } from './errors';
 import { type HandlerModule, serveDatagramsOnLoops } from './loops';
 import { type BackendName, selectBackend } from './select-backend';
@@ -55,11 +55,6 @@ export interface DatagramBindOptions {
 
 export const DEFAULT_MAX_QUEUED_DATAGRAMS = 4096;
 
-export function toBuffer(chunk: Chunk): Buffer {
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
-
 /**
  * The datagrams arriving at one UDP address. Each subscription binds its own socket and
  * unsubscribing closes it; `send` and `stats` use the most recent subscription's.
@@ -79,7 +74,7 @@ export class DatagramsObservable extends Observable<Datagram> {
   send(to: string | SocketAddress, chunk: Chunk): boolean {
     if (this.current === null) return false;
     const target = typeof to === 'string' ? parseAddress(to) : to;
-    return this.current.send(new SocketAddress('udp', target.host, target.port), toBuffer(chunk));
+    return this.current.send(new SocketAddress('udp', target.host, target.port), chunkBytes(chunk));
   }
 
   stats(): DatagramStats | null {

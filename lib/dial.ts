@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { Observable } from 'rxjs';
 
 import { parseStreamAddress } from './address';
-import type { DialTarget, PendingDial } from './backend';
+import { type DialTarget, type PendingDial, keepAliveSeconds } from './backend';
 import { type Connection, type ConnectionLimits, LimitedOwner } from './connection';
 import { ConnectError } from './errors';
 import { type BackendName, selectBackend } from './select-backend';
@@ -62,13 +62,12 @@ export function dial(address: string, options: DialOptions = {}): Observable<Con
             subscriber.error(new ConnectError(address, 'ETIMEDOUT', `no connection within ${timeout} ms`));
           }, timeout)
         : null;
-    const keepAlive = options.keepAlive === true ? 60 : typeof options.keepAlive === 'number' ? options.keepAlive : 0;
     resolveTarget(address)
       .then((target) => {
         if (cancelled) return null;
         pending = selectBackend(options.backend).dial(
           target,
-          { noDelay: options.noDelay ?? true, keepAliveSeconds: keepAlive },
+          { noDelay: options.noDelay ?? true, keepAliveSeconds: keepAliveSeconds(options.keepAlive) },
           new LimitedOwner(options),
         );
         return pending.connection;

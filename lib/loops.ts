@@ -108,17 +108,16 @@ class LoopThread {
   }
 
   snapshot(): LoopStats {
-    const s = this.stats ?? new Float64Array(STAT_NAMES.length);
     return {
       threadId: this.worker.threadId,
       alive: this.alive,
-      connections: s[STAT.accepted] - s[STAT.closed],
-      accepted: s[STAT.accepted],
-      bytesIn: s[STAT.bytesIn],
-      bytesOut: s[STAT.bytesOut],
-      batches: s[STAT.batches],
-      reads: s[STAT.reads],
-      writev: s[STAT.writev],
+      connections: this.counter('accepted') - this.counter('closed'),
+      accepted: this.counter('accepted'),
+      bytesIn: this.counter('bytesIn'),
+      bytesOut: this.counter('bytesOut'),
+      batches: this.counter('batches'),
+      reads: this.counter('reads'),
+      writev: this.counter('writev'),
     };
   }
 }
@@ -162,6 +161,11 @@ class LoopGroup {
 
   async started(): Promise<void> {
     await Promise.all(this.loops.map(async (loop) => expect(loop.index, await loop.ask(null), 'started')));
+  }
+
+  /** Sums one native counter over every loop. */
+  total(name: (typeof STAT_NAMES)[number]): number {
+    return this.loops.reduce((sum, loop) => sum + loop.counter(name), 0);
   }
 
   /** Sums a counter every loop's worker publishes. */
@@ -253,19 +257,16 @@ export function serveDatagramsOnLoops(url: string, handler: unknown, options: Da
   listening.catch(() => group.close());
   return {
     listening,
-    stats: () => {
-      const counter = (name: (typeof STAT_NAMES)[number]): number => group.loops.reduce((total, loop) => total + loop.counter(name), 0);
-      return {
-        backend: 'native',
-        received: counter('datagramsIn'),
-        bytesIn: counter('bytesIn'),
-        sent: counter('datagramsOut') + counter('datagramsFailed'),
-        bytesOut: counter('bytesOut'),
-        failed: counter('datagramsFailed'),
-        dropped: group.published('dropped'),
-        loops: group.loops.map((loop) => ({ threadId: loop.worker.threadId, alive: loop.alive, received: loop.counter('datagramsIn'), sent: loop.counter('datagramsOut') })),
-      };
-    },
+    stats: () => ({
+      backend: 'native',
+      received: group.total('datagramsIn'),
+      bytesIn: group.total('bytesIn'),
+      sent: group.total('datagramsOut') + group.total('datagramsFailed'),
+      bytesOut: group.total('bytesOut'),
+      failed: group.total('datagramsFailed'),
+      dropped: group.published('dropped'),
+      loops: group.loops.map((loop) => ({ threadId: loop.worker.threadId, alive: loop.alive, received: loop.counter('datagramsIn'), sent: loop.counter('datagramsOut') })),
+    }),
     close: () => group.close(),
     errors$: group.errors.asObservable() as Observable<LoopError>,
   };
@@ -296,7 +297,7 @@ function aggregate(group: LoopGroup, acceptBackoffs: number): ServerStats {
     batches: sum('batches'),
     reads: sum('reads'),
     writev: sum('writev'),
-    acceptBackoffs: loops.reduce((total, loop) => total + loop.counter('acceptBackoffs'), acceptBackoffs),
+    acceptBackoffs: acceptBackoffs + group.total('acceptBackoffs'),
     rejected: group.published('rejected'),
     idleTimeouts: group.published('idleTimeouts'),
     outputLimitHits: group.published('outputLimitHits'),

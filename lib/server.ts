@@ -1,7 +1,7 @@
 import { NEVER, Observable, ObservableInput, ReplaySubject, Subscriber, from, lastValueFrom, merge } from 'rxjs';
 
 import { type ListenAddress, SocketAddress, parseStreamAddress } from './address';
-import type { Backend, BoundListener, ListenOptions, ServerOwner } from './backend';
+import { type Backend, type BoundListener, type ListenOptions, type ServerOwner, keepAliveSeconds } from './backend';
 import { type Chunk, type Connection, type ConnectionLimits, LimitedOwner } from './connection';
 import { LimitError, type LoopError, RxloopError } from './errors';
 import { type Balance, type HandlerModule, serveOnLoops } from './loops';
@@ -217,12 +217,11 @@ export class ConnectionsObservable extends Observable<Connection> {
 
 /** What a listener needs from the server's options and the address's own. */
 export function listenOptions(address: ListenAddress, options: ServerOptions): ListenOptions {
-  const keepAlive = options.keepAlive === true ? 60 : typeof options.keepAlive === 'number' ? options.keepAlive : 0;
   return {
     backlog: address.options.backlog ?? options.backlog ?? DEFAULTS.backlog,
     reusePort: address.options.reuseport ?? options.reuseport ?? false,
     noDelay: options.noDelay ?? DEFAULTS.noDelay,
-    keepAliveSeconds: keepAlive,
+    keepAliveSeconds: keepAliveSeconds(options.keepAlive),
   };
 }
 

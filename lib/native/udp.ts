@@ -1,7 +1,6 @@
 import type { SocketAddress } from '../address';
 import type { Datagram, DatagramEndpoint, DatagramStats } from '../datagrams';
-import { toBuffer } from '../datagrams';
-import type { Chunk } from '../connection';
+import { type Chunk, chunkBytes } from '../connection';
 import type { NativeLoopHandle } from './addon';
 import { decodeAddress, encodeIpAddress } from './sockaddr';
 
@@ -20,7 +19,7 @@ class NativeDatagram implements Datagram {
   }
 
   reply(chunk: Chunk): boolean {
-    return this.socket.enqueue(this.encodedSender, toBuffer(chunk));
+    return this.socket.enqueue(this.encodedSender, chunkBytes(chunk));
   }
 }
 

@@ -2,9 +2,8 @@ import * as dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 
 import { type ListenAddress, SocketAddress } from '../address';
-import type { Chunk } from '../connection';
+import { type Chunk, chunkBytes } from '../connection';
 import type { Datagram, DatagramBindOptions, DatagramEndpoint, DatagramStats } from '../datagrams';
-import { toBuffer } from '../datagrams';
 import { ListenError } from '../errors';
 
 class NodeDatagram implements Datagram {
@@ -19,7 +18,7 @@ class NodeDatagram implements Datagram {
   }
 
   reply(chunk: Chunk): boolean {
-    return this.socket.send(this.from, toBuffer(chunk));
+    return this.socket.send(this.from, chunkBytes(chunk));
   }
 }
 
