@@ -3,7 +3,7 @@ import { NEVER, Observable, ReplaySubject, type Subscriber } from 'rxjs';
 import { type ListenAddress, SocketAddress, parseAddress } from './address';
 import { type Chunk, chunkBytes } from './connection';
 import { AddressError, type LoopError } from './errors';
-import { type HandlerModule, serveDatagramsOnLoops } from './loops';
+import { type HandlerModule, type LoopDataOption, serveDatagramsOnLoops } from './loops';
 import { type BackendName, selectBackend } from './select-backend';
 
 /** One datagram received. */
@@ -125,7 +125,7 @@ export function datagrams$(address: string, options: DatagramOptions = {}): Data
 /** What serveDatagrams() runs for each datagram. */
 export type DatagramHandler = (datagram: Datagram) => void;
 
-export interface DatagramServeOptions extends DatagramOptions {
+export interface DatagramServeOptions extends DatagramOptions, LoopDataOption {
   /**
    * Loops reading the address, each in its own worker thread with its own SO_REUSEPORT socket, so
    * that the kernel spreads the peers and no loop reads another's datagrams (-1: one per core;

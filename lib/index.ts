@@ -12,9 +12,10 @@ export {
   datagrams$,
   serveDatagrams,
 } from './datagrams';
+export { type CurrentLoop, currentLoop } from './current-loop';
 export { type DialOptions, dial } from './dial';
 export { AddressError, ConnectError, ConnectionError, LimitError, ListenError, LoopError, RxloopError } from './errors';
-export { type Balance, type HandlerModule } from './loops';
+export { type Balance, type HandlerModule, type LoopData, type LoopDataOption } from './loops';
 export { type BackendName } from './select-backend';
 export {
   ConnectionsObservable,

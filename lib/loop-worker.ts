@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { type DatagramHandler, type DatagramOptions, type DatagramServer, serveDatagrams } from './datagrams';
+import { enterLoop } from './current-loop';
 import { RxloopError } from './errors';
 import { type FromLoop, type LoopWorkerData, PUBLISHED, type ToLoop } from './loops';
 import { type NativeLoop, nativeLoop } from './native/loop';
@@ -44,6 +45,7 @@ function serveInboxes(loop: NativeLoop, handler: Handler, schemes: ('tcp' | 'uni
 }
 
 function start(): void {
+  enterLoop({ index: data.index, count: data.loops, data: data.loopData });
   const loop = nativeLoop();
   if (loop instanceof Error) throw loop;
   let server: Server | DatagramServer | null = null;

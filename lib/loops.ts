@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { type TransferListItem, Worker } from 'node:worker_threads';
 
 import { Observable, Subject } from 'rxjs';
 
@@ -25,11 +25,28 @@ export interface HandlerSpec {
   readonly export?: string;
 }
 
+/** The option of serve() and serveDatagrams() that gives each loop's handler module its data. */
+export interface LoopDataOption {
+  /**
+   * With several loops: called once per loop, with its index, for what that loop's handler
+   * module reads as currentLoop().data. It crosses to the worker thread as postMessage() would
+   * carry it: cloned, except what `transfer` lists (a MessagePort, say), which moves.
+   */
+  loopData?: (index: number) => LoopData;
+}
+
 /** Counters a loop's worker publishes from JavaScript (the rest are its native loop's, live). */
 export const PUBLISHED = ['rejected', 'idleTimeouts', 'outputLimitHits', 'dropped'] as const;
 
+/** What one loop's handler module gets through currentLoop().data, and what moves there rather than being copied. */
+export interface LoopData {
+  readonly data: unknown;
+  readonly transfer?: readonly TransferListItem[];
+}
+
 export interface LoopWorkerData {
   index: number;
+  loopData: unknown;
   handler: HandlerSpec;
   options: ServerOptions | DatagramOptions;
   /** closedCounts[address * loops + index]: closes of the connections an inbox adopted. */
@@ -70,10 +87,11 @@ class LoopThread {
   constructor(
     readonly index: number,
     data: LoopWorkerData,
+    transfer: readonly TransferListItem[],
     readonly published: Float64Array,
     onFailure: (error: LoopError) => void,
   ) {
-    this.worker = new Worker(path.join(__dirname, 'loop-worker.js'), { workerData: data });
+    this.worker = new Worker(path.join(__dirname, 'loop-worker.js'), { workerData: data, transferList: [...transfer] });
     this.worker.on('message', (message: FromLoop) => {
       if (message.type === 'started') this.stats = new Float64Array(message.stats);
       this.replies.shift()?.(message);
@@ -147,15 +165,25 @@ class LoopGroup {
   readonly loops: LoopThread[];
   private closing = false;
 
-  constructor(count: number, handler: HandlerModule, options: ServerOptions | DatagramOptions, closedCounts: Uint32Array) {
+  constructor(count: number, handler: HandlerModule, options: ServerOptions | DatagramServeOptions, closedCounts: Uint32Array) {
     const spec = handlerSpec(handler);
+    const { loopData, ...cloneable } = options;
     const report = (error: LoopError): void => {
       if (!this.closing) this.errors.next(error);
     };
     this.loops = Array.from({ length: count }, (_, index) => {
       const published = new Float64Array(new SharedArrayBuffer(8 * PUBLISHED.length));
-      const data: LoopWorkerData = { index, handler: spec, options: { ...options, loops: 1, balance: undefined }, closedCounts, loops: count, published };
-      return new LoopThread(index, data, published, report);
+      const given = loopData?.(index);
+      const data: LoopWorkerData = {
+        index,
+        loopData: given?.data,
+        handler: spec,
+        options: { ...cloneable, loops: 1, balance: undefined },
+        closedCounts,
+        loops: count,
+        published,
+      };
+      return new LoopThread(index, data, given?.transfer ?? [], published, report);
     });
   }
 

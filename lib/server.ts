@@ -4,10 +4,10 @@ import { type ListenAddress, SocketAddress, parseStreamAddress } from './address
 import { type Backend, type BoundListener, type ListenOptions, type ServerOwner, keepAliveSeconds } from './backend';
 import { type Chunk, type Connection, type ConnectionLimits, LimitedOwner } from './connection';
 import { LimitError, type LoopError, RxloopError } from './errors';
-import { type Balance, type HandlerModule, serveOnLoops } from './loops';
+import { type Balance, type HandlerModule, type LoopDataOption, serveOnLoops } from './loops';
 import { type BackendName, selectBackend } from './select-backend';
 
-export interface ServerOptions extends ConnectionLimits {
+export interface ServerOptions extends ConnectionLimits, LoopDataOption {
   /** 'auto' (default): native where the addon loads, else node:net with one warning. */
   backend?: BackendName;
   /** Listen backlog (default 511); an address's `?backlog=` wins. */

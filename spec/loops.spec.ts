@@ -3,11 +3,11 @@ import { spawn } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { threadId } from 'node:worker_threads';
+import { MessageChannel, threadId } from 'node:worker_threads';
 
 import { firstValueFrom } from 'rxjs';
 
-import { type Balance, type LoopError, type Server, serve, serveDatagrams } from '../lib';
+import { type Balance, type LoopError, type Server, currentLoop, serve, serveDatagrams } from '../lib';
 import { assertEchoes, eventually, pattern, readBytes, readToEnd } from './support/helpers';
 
 const HANDLERS = path.join(__dirname, 'support', 'loop-handlers.js');
@@ -118,6 +118,21 @@ describe('several loops (native backend)', function () {
       await assertEchoes(socket, 'still serving');
       socket.destroy();
     }
+  });
+
+  it('gives each loop its loopData, transfers what it lists, and currentLoop() is null elsewhere', async () => {
+    assert.equal(currentLoop(), null);
+    const channels = [new MessageChannel(), new MessageChannel()];
+    channels.forEach(({ port1 }, index) => port1.on('message', (question: string) => port1.postMessage(`${question} answered for loop ${index}`)));
+    server = serve('tcp://127.0.0.1:0', { path: HANDLERS, export: 'askHome' }, {
+      loops: 2,
+      loopData: (index) => ({ data: { port: channels[index].port2, question: `ping ${index}` }, transfer: [channels[index].port2] }),
+    });
+    const [bound] = await server.listening;
+    const answers = new Set<string>();
+    for (let i = 0; i < 2; i++) answers.add((await readToEnd(await connectFrom(bound.port))).toString());
+    assert.deepEqual([...answers].sort(), ['loop 0 of 2: ping 0 answered for loop 0', 'loop 1 of 2: ping 1 answered for loop 1']);
+    for (const { port1 } of channels) port1.close();
   });
 
   it('close() stops accepting, drains every loop and ends their threads', async () => {
