@@ -1,10 +1,10 @@
 'use strict';
 // Redis benchmark (issue 4): redis-benchmark's GET and SET, 50 clients, unpipelined and 32-deep,
-// against rxloop's redis example (native and node backends), redis-server 7 and a hand-written
-// node:net RESP server, side by side.
+// against rxloop's redis example (native and node backends, and native with two loops),
+// redis-server 7 and a hand-written node:net RESP server, side by side.
 //
 //   npm run bench -- redis [--rounds 3] [--requests 200000] [--pipelined-requests 3000000]
-//                          [--keys 100000] [--only rxloop-native,rxloop-node,redis-server,node:net]
+//                          [--keys 100000] [--only rxloop-native,rxloop-node,rxloop-native-2-loops,redis-server,node:net]
 //                          [--no-suite] [--no-write] [--results FILE]
 //
 // Each server runs alone on CPU 0 (taskset), redis-benchmark on CPU 1. Every round starts each
@@ -53,15 +53,20 @@ const label = (w) =>
 const pipelinedOrNot = (deep) => WORKLOADS.filter((w) => (w.pipeline > 1) === deep);
 
 const RXLOOP_CLI = path.join(h.ROOT, 'bin', 'rxloop.js');
-const rxloop = (backend) => ({
-  name: `rxloop ${backend}`,
-  needs: RXLOOP_CLI,
-  argv: (port) => [process.execPath, RXLOOP_CLI, 'redis', '--port', port, '--host', h.HOST, '--backend', backend],
-  shown: `node bin/rxloop.js redis --port P --host ${h.HOST} --backend ${backend}`,
-});
+const rxloop = (backend, loops = 1) => {
+  const loopArgs = loops === 1 ? [] : ['--loops', String(loops)];
+  return {
+    name: `rxloop ${backend}${loops === 1 ? '' : `, ${loops} loops`}`,
+    needs: RXLOOP_CLI,
+    argv: (port) => [process.execPath, RXLOOP_CLI, 'redis', '--port', port, '--host', h.HOST, '--backend', backend, ...loopArgs],
+    shown: `node bin/rxloop.js redis --port P --host ${h.HOST} --backend ${backend}${loopArgs.map((arg) => ` ${arg}`).join('')}`,
+  };
+};
 const SERVERS = [
   rxloop('native'),
   rxloop('node'),
+  // Connections served by two loops in worker threads, the commands run in the main thread.
+  rxloop('native', 2),
   {
     name: 'redis-server',
     argv: (port) => ['redis-server', '--port', port, '--bind', h.HOST, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],

@@ -5,7 +5,7 @@ export { startRedisServer, type RedisServer, type RedisServerOptions } from './r
 
 /** A Redis server that real Redis clients (redis-cli, redis-benchmark, ioredis) can talk to. */
 export const example: Example = {
-  accepts: ['port', 'host', 'unix'],
+  accepts: ['port', 'host', 'unix', 'loops', 'balance'],
   defaultPort: 6380,
-  start: (args) => [startRedisServer({ address: listenUrl(args), backend: args.backend })],
+  start: (args) => [startRedisServer({ address: listenUrl(args), backend: args.backend, loops: args.loops, balance: args.balance })],
 };

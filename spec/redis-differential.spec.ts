@@ -3,8 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 
 import { type RedisServer, startRedisServer } from '../examples/redis';
 import { COMMANDS } from '../examples/redis/server';
-import { BACKENDS } from './support/helpers';
-import { type CommandArgs, RawRedisClient, redisServerInstalled, replyEnd, type RealRedis, startRealRedis } from './support/redis';
+import { type CommandArgs, RawRedisClient, REDIS_SETUPS, redisServerInstalled, replyEnd, type RealRedis, startRealRedis } from './support/redis';
 
 /** Commands whose array replies have no defined order: compared as sorted lists of elements. */
 const UNORDERED = new Set(['keys', 'smembers']);
@@ -146,15 +145,15 @@ const INLINE = [
 // - Only database 0 exists here (SELECT 1 is an error), and CLIENT SETINFO is 7.2's.
 
 if (redisServerInstalled()) {
-  for (const backend of BACKENDS) {
-    describe(`redis example against redis-server (${backend} backend)`, function () {
+  for (const { name: setup, backend, loops } of REDIS_SETUPS) {
+    describe(`redis example against redis-server (${setup})`, function () {
       this.timeout(30_000);
       let server: RedisServer;
       let port: number;
       let real: RealRedis;
 
       before(async () => {
-        server = startRedisServer({ address: 'tcp://127.0.0.1:0', backend });
+        server = startRedisServer({ address: 'tcp://127.0.0.1:0', backend, loops });
         port = (await server.listening)[0]!.port;
         real = await startRealRedis();
       });

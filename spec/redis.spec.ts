@@ -3,8 +3,8 @@ import { strict as assert } from 'node:assert';
 import Redis from 'ioredis';
 
 import { type RedisServer, startRedisServer } from '../examples/redis';
-import { BACKENDS, delay, eventually } from './support/helpers';
-import { encodeCommand, RawRedisClient } from './support/redis';
+import { delay, eventually } from './support/helpers';
+import { encodeCommand, RawRedisClient, REDIS_SETUPS } from './support/redis';
 
 const HOST = '127.0.0.1';
 
@@ -15,14 +15,14 @@ function client(port: number, protocol: 2 | 3): Redis {
 /** Every byte value, for binary-safety checks. */
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
 
-for (const backend of BACKENDS) {
-  describe(`redis example (${backend} backend)`, function () {
+for (const { name, backend, loops } of REDIS_SETUPS) {
+  describe(`redis example (${name})`, function () {
     this.timeout(20_000);
     let server: RedisServer;
     let port: number;
 
     before(async () => {
-      server = startRedisServer({ address: `tcp://${HOST}:0`, backend });
+      server = startRedisServer({ address: `tcp://${HOST}:0`, backend, loops });
       port = (await server.listening)[0]!.port;
     });
 
@@ -417,6 +417,8 @@ for (const backend of BACKENDS) {
         );
         assert.equal(await clients[0]!.get('shared'), '10000');
         assert.equal(await clients[1]!.dbsize(), 1 + 50 * 20 * 10);
+        // With several loops, both served some of the clients, and all of them saw one keyspace.
+        if (loops !== 1) for (const loop of server.stats()!.loops!) assert.ok(loop.accepted >= 25, `a loop accepted ${loop.accepted} of 50`);
       } finally {
         for (const redis of clients) redis.disconnect();
       }

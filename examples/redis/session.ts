@@ -1,8 +1,19 @@
-import type { Connection, SocketAddress } from '../../lib';
+import type { SocketAddress } from '../../lib';
 import { encodeReplies, RespReplyError, type RespProtocol, type RespValue } from '../../operators';
 import type { Keyspace } from './keyspace';
 import { arityError, unknownCommand } from './replies';
 import type { RedisServerState } from './server-state';
+
+/** An address's fields, as they arrive from a loop in another thread too. */
+export type PeerAddress = Pick<SocketAddress, 'scheme' | 'host' | 'port' | 'path'>;
+
+/** Who a client is, as CLIENT ID and CLIENT LIST tell: a Connection is one. */
+export interface ClientIdentity {
+  /** Unique for the life of the process. */
+  readonly id: number;
+  readonly remote: PeerAddress;
+  readonly local: PeerAddress;
+}
 
 /**
  * One client connection's state (what redis-server keeps in its `client` struct), and the
@@ -21,12 +32,12 @@ export class ClientSession {
 
   constructor(
     readonly server: RedisServerState,
-    private readonly connection: Connection,
+    private readonly identity: ClientIdentity,
   ) {}
 
-  /** CLIENT ID and HELLO's id: the connection's id, unique for the life of the process. */
+  /** CLIENT ID and HELLO's id. */
   get id(): number {
-    return this.connection.id;
+    return this.identity.id;
   }
 
   get db(): Keyspace {
@@ -37,8 +48,8 @@ export class ClientSession {
   describe(): string {
     const fields: [string, string | number][] = [
       ['id', this.id],
-      ['addr', addressText(this.connection.remote)],
-      ['laddr', addressText(this.connection.local)],
+      ['addr', addressText(this.identity.remote)],
+      ['laddr', addressText(this.identity.local)],
       ['name', this.name?.toString('latin1') ?? ''],
       ['age', Math.floor((Date.now() - this.connectedAt) / 1000)],
       ['flags', 'N'],
@@ -95,6 +106,6 @@ export class ClientSession {
 }
 
 /** An address as redis-server writes it in CLIENT LIST: ip:port, or path:0 for a unix socket. */
-function addressText(address: SocketAddress): string {
+function addressText(address: PeerAddress): string {
   return address.scheme === 'unix' ? `${address.path}:0` : `${address.host}:${address.port}`;
 }

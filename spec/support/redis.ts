@@ -6,6 +6,19 @@ import { join } from 'node:path';
 
 import { encodeReply } from '../../operators';
 
+/**
+ * The ways the redis example runs that every redis spec covers: each backend with one loop, and
+ * connections served by two loops in worker threads with the commands run in the main thread.
+ */
+export const REDIS_SETUPS = [
+  { name: 'native backend', backend: 'native', loops: 1 },
+  { name: 'node backend', backend: 'node', loops: 1 },
+  { name: 'native backend, 2 loops', backend: 'native', loops: 2 },
+] as const;
+
+/** A setup's command-line options. */
+export const setupArgs = (setup: (typeof REDIS_SETUPS)[number]): string[] => ['--backend', setup.backend, ...(setup.loops === 1 ? [] : ['--loops', String(setup.loops)])];
+
 export type CommandArgs = readonly (string | Buffer)[];
 
 /** A command as a client sends it: a RESP array of bulk strings. */
