@@ -144,6 +144,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
   // While the head is incomplete: how far its line-end scan got, and the request line's length.
   private afterLineEnd = 0; // 0: inside a line; 1: just after LF; 2: after LF CR
   private requestLineLength = -1;
+  private requestLineChecked = false;
   // The request whose body is being read.
   private method = '';
   private target = '';
@@ -239,12 +240,21 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     if (end < 0) {
       pending.append(start === 0 ? chunk : view(chunk, start, length));
       this.afterLineEnd = state;
+      if (this.requestLineLength >= 0 && !this.requestLineChecked) {
+        // A bad request line is answered as soon as it is whole, not after up to
+        // maxHeadersLength of header fields (noise without a blank line, say).
+        const head = pending.take(pending.length);
+        this.checkRequestLine(head, 0, this.requestLineLength);
+        this.requestLineChecked = true;
+        pending.append(head);
+      }
       return length;
     }
 
     const requestLineLength = this.requestLineLength;
     this.afterLineEnd = 0;
     this.requestLineLength = -1;
+    this.requestLineChecked = false;
     if (pending.length === 0) {
       this.parseHead(chunk, start, start + requestLineLength, end);
     } else {
@@ -274,31 +284,8 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
 
   /** Parses a complete head: the request line is [start, lineEnd), the field lines run to `end`. */
   private parseHead(head: Buffer, start: number, lineEnd: number, end: number): void {
-    let stop = lineEnd - 1;
-    if (stop > start && head[stop - 1] === CR) stop--;
-    if (stop - start > this.maxRequestLineLength) {
-      throw this.fail('URI_TOO_LONG', `request line longer than ${this.maxRequestLineLength} bytes`, this.requestStart, this.maxRequestLineLength);
-    }
-    const methodEnd = head.indexOf(SP, start);
-    if (methodEnd <= start || methodEnd >= stop || !all(head, start, methodEnd, TOKEN)) {
-      throw this.fail('BAD_REQUEST', 'malformed request line: expected a method');
-    }
-    const targetEnd = head.indexOf(SP, methodEnd + 1);
-    if (targetEnd <= methodEnd + 1 || targetEnd >= stop || !all(head, methodEnd + 1, targetEnd, TARGET)) {
-      throw this.fail('BAD_REQUEST', 'malformed request line: expected a request-target');
-    }
-    const v = targetEnd + 1;
-    if (
-      stop - v !== 8 ||
-      head[v] !== 0x48 || head[v + 1] !== 0x54 || head[v + 2] !== 0x54 || head[v + 3] !== 0x50 || head[v + 4] !== 0x2f ||
-      !isDigit(head[v + 5]) || head[v + 6] !== 0x2e || !isDigit(head[v + 7])
-    ) {
-      throw this.fail('BAD_REQUEST', 'malformed request line: expected HTTP/1.1');
-    }
-    if (head[v + 5] !== 0x31) throw this.fail('VERSION_NOT_SUPPORTED', `HTTP/${head.toString('latin1', v + 5, v + 8)} is not supported`);
-    // A higher minor version is served as the highest this implements (RFC 9110 §6.2).
-    const version = head[v + 7] === 0x30 ? '1.0' : '1.1';
-
+    this.checkRequestLine(head, start, lineEnd);
+    const version = this.version;
     const headers = new Headers();
     let contentLength = -1;
     let transferEncoding: string | undefined;
@@ -359,13 +346,41 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
       }
     }
 
-    this.method = lookUp(METHODS_BY_LENGTH, head, start, methodEnd, false) ?? head.toString('latin1', start, methodEnd);
-    this.target = latin1(head, methodEnd + 1, targetEnd);
-    this.version = version;
     this.headers = headers;
     this.keepAlive = keepAlive;
     this.contentLength = contentLength;
     this.chunked = chunked;
+  }
+
+  /** Checks the request line [start, lineEnd) (its line end included) and takes its method, target and version. */
+  private checkRequestLine(head: Buffer, start: number, lineEnd: number): void {
+    let stop = lineEnd - 1;
+    if (stop > start && head[stop - 1] === CR) stop--;
+    if (stop - start > this.maxRequestLineLength) {
+      throw this.fail('URI_TOO_LONG', `request line longer than ${this.maxRequestLineLength} bytes`, this.requestStart, this.maxRequestLineLength);
+    }
+    const methodEnd = head.indexOf(SP, start);
+    if (methodEnd <= start || methodEnd >= stop || !all(head, start, methodEnd, TOKEN)) {
+      throw this.fail('BAD_REQUEST', 'malformed request line: expected a method');
+    }
+    const targetEnd = head.indexOf(SP, methodEnd + 1);
+    if (targetEnd <= methodEnd + 1 || targetEnd >= stop || !all(head, methodEnd + 1, targetEnd, TARGET)) {
+      throw this.fail('BAD_REQUEST', 'malformed request line: expected a request-target');
+    }
+    const v = targetEnd + 1;
+    if (
+      stop - v !== 8 ||
+      head[v] !== 0x48 || head[v + 1] !== 0x54 || head[v + 2] !== 0x54 || head[v + 3] !== 0x50 || head[v + 4] !== 0x2f ||
+      !isDigit(head[v + 5]) || head[v + 6] !== 0x2e || !isDigit(head[v + 7])
+    ) {
+      throw this.fail('BAD_REQUEST', 'malformed request line: expected HTTP/1.1');
+    }
+    if (head[v + 5] !== 0x31) throw this.fail('VERSION_NOT_SUPPORTED', `HTTP/${head.toString('latin1', v + 5, v + 8)} is not supported`);
+    // A higher minor version is served as the highest this implements (RFC 9110 §6.2).
+    const version = head[v + 7] === 0x30 ? '1.0' : '1.1';
+    this.method = lookUp(METHODS_BY_LENGTH, head, start, methodEnd, false) ?? head.toString('latin1', start, methodEnd);
+    this.target = latin1(head, methodEnd + 1, targetEnd);
+    this.version = version;
   }
 
   private emitRequest(body: Buffer, emit: (request: HttpRequest) => void): void {

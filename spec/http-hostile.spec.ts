@@ -31,9 +31,10 @@ const CASES: readonly HostileRequest[] = [
   { name: 'an endless chunk-size line', input: endless('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=', 'e'), trickle: true, status: 400 },
   { name: 'both Content-Length and chunked', input: Buffer.from('POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), status: 400 },
   { name: 'the HTTP/2 preface', input: Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), status: 505 },
-  // A head is checked once it is complete: noise that never has a blank line runs into the
-  // header limit before its request line is looked at.
-  { name: 'binary noise', input: pattern(256 * 1024, 11), trickle: true, status: 431 },
+  // A request line is checked as soon as it is whole, not when the head is: noise is refused
+  // at its first line feed, however long it goes on without a blank line.
+  { name: 'binary noise', input: pattern(256 * 1024, 11), trickle: true, status: 400 },
+  { name: 'a bad request line, then endless header fields', input: endless('GET / HTTP/1.1 extra\r\n', 'X-Filler: 0123456789abcdef\r\n'.repeat(4)), trickle: true, status: 400 },
   { name: 'binary noise with a blank line', input: Buffer.concat([pattern(1000, 12), Buffer.from('\r\n\r\n')]), status: 400 },
 ];
 
