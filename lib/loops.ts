@@ -234,6 +234,11 @@ export function serveOnLoops(urls: string[], handler: unknown, options: ServerOp
   if (balance !== 'reuseport' && !HAND_OFF_BALANCES.includes(balance)) {
     throw new RxloopError(`unknown balance '${String(balance)}' (expected ${[...HAND_OFF_BALANCES, 'reuseport'].join(', ')})`, 'ERR_RXLOOP_LOOPS');
   }
+  const unix = addresses.find((address) => address.scheme === 'unix');
+  if (balance === 'reuseport' && unix !== undefined) {
+    // A second bind of the same path fails (or, abstract, is refused): SO_REUSEPORT is for IP ports.
+    throw new RxloopError(`balance 'reuseport' needs TCP addresses; ${unix.url} is a unix socket: hand it off with another balance`, 'ERR_RXLOOP_LOOPS');
+  }
   const acceptor = nativeLoop() as NativeLoop;
   const closedCounts = new Uint32Array(new SharedArrayBuffer(4 * count * addresses.length));
   const group = new LoopGroup(count, handler as HandlerModule, options, closedCounts);

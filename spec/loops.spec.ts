@@ -155,6 +155,7 @@ describe('several loops (native backend)', function () {
     assert.throws(() => serve('tcp://127.0.0.1:0', HANDLERS, { loops: 0 }), { code: 'ERR_RXLOOP_LOOPS' });
     assert.throws(() => serve('tcp://127.0.0.1:0', HANDLERS, { loops: 2, balance: 'fastest' as Balance }), { code: 'ERR_RXLOOP_LOOPS' });
     assert.throws(() => serve('tcp://127.0.0.1:0', HANDLERS, { loops: 2, backend: 'node' }), { code: 'ERR_RXLOOP_LOOPS', message: /native/ });
+    assert.throws(() => serve('unix:///tmp/rxloop-never-bound.sock', HANDLERS, { loops: 2, balance: 'reuseport' }), { code: 'ERR_RXLOOP_LOOPS', message: /unix socket/ });
     const missing = serve('tcp://127.0.0.1:0', path.join(__dirname, 'no-such-handler.js'), { loops: 2 });
     await assert.rejects(missing.listening, { code: 'ERR_RXLOOP_LOOP', message: /no-such-handler/ });
     await missing.close();
