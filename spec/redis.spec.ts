@@ -142,12 +142,13 @@ for (const { name, backend, loops } of REDIS_SETUPS) {
           assert.equal(await redis.expire('nope', 10), 0);
           await assert.rejects(redis.expire('k', 'soon' as never), /ERR value is not an integer or out of range/);
 
-          // Short lives, looked up after their end: gone (lazy expiry).
-          await redis.set('short', 'v', 'PX', 40);
-          await redis.pexpire('k', 40);
+          // Short lives, looked up after their end: gone (lazy expiry). Lives of 300 ms, so that a
+          // loaded machine does not end them before the first look.
+          await redis.set('short', 'v', 'PX', 300);
+          await redis.pexpire('k', 300);
           await redis.set('kept', 'v', 'PX', 10_000);
           assert.equal(await redis.get('short'), 'v');
-          await delay(80);
+          await delay(400);
           assert.equal(await redis.get('short'), null);
           assert.equal(await redis.exists('k'), 0);
           assert.equal(await redis.get('kept'), 'v');
@@ -158,10 +159,10 @@ for (const { name, backend, loops } of REDIS_SETUPS) {
 
           // Keys nobody looks up again are removed by the active sweep.
           const pipeline = redis.pipeline();
-          for (let index = 0; index < 500; index++) pipeline.set(`volatile:${index}`, 'v', 'PX', 30);
+          for (let index = 0; index < 500; index++) pipeline.set(`volatile:${index}`, 'v', 'PX', 300);
           await pipeline.exec();
           assert.equal(await redis.dbsize(), 501);
-          await eventually(() => server.keyspace.size === 1, 3000, 'the sweep to remove the expired keys');
+          await eventually(() => server.keyspace.size === 1, 5000, 'the sweep to remove the expired keys');
           assert.equal(await redis.dbsize(), 1);
         });
 
