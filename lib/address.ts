@@ -81,8 +81,11 @@ export function parseAddress(url: string): ListenAddress {
       throw new AddressError('a unix address needs an absolute path (unix:///run/x.sock) or @name', url);
     }
     if (location === '@' || location === '/') throw new AddressError('empty unix socket name', url);
-    // sun_path holds 108 bytes: a path and its NUL, or an abstract name after its leading NUL ('@').
-    const limit = location.startsWith('@') ? 108 : 107;
+    if (location.startsWith('@') && process.platform !== 'linux') throw new AddressError('abstract unix sockets (@name) exist on Linux only', url);
+    // sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs: a path and its NUL, or an
+    // abstract name after its leading NUL ('@').
+    const size = process.platform === 'linux' ? 108 : 104;
+    const limit = location.startsWith('@') ? size : size - 1;
     if (Buffer.byteLength(location) > limit) throw new AddressError('unix socket path too long for sun_path', url);
     return { url, scheme, host: '', port: 0, path: location, options };
   }

@@ -27,6 +27,11 @@ describe('addresses', () => {
     assert.deepEqual([v6.host, v6.port], ['::1', 0]);
     assert.equal(parseAddress('unix:///tmp/x.sock').path, '/tmp/x.sock');
     assert.equal(parseAddress('unix://@name').path, '@name');
+    // sun_path's 108 bytes on Linux: a path of 107 and its NUL, an abstract name of 107 after its NUL.
+    assert.equal(parseAddress(`unix:///${'x'.repeat(106)}`).path.length, 107);
+    assert.equal(parseAddress(`unix://@${'x'.repeat(107)}`).path.length, 108);
+    assert.throws(() => parseAddress(`unix:///${'x'.repeat(107)}`), /too long/);
+    assert.throws(() => parseAddress(`unix://@${'x'.repeat(108)}`), /too long/);
   });
 
   it('rejects what it cannot use, naming the problem', () => {
