@@ -35,14 +35,14 @@ export interface LoopDataOption {
   loopData?: (index: number) => LoopData;
 }
 
-/** Counters a loop's worker publishes from JavaScript (the rest are its native loop's, live). */
-export const PUBLISHED = ['rejected', 'idleTimeouts', 'outputLimitHits', 'dropped'] as const;
-
 /** What one loop's handler module gets through currentLoop().data, and what moves there rather than being copied. */
 export interface LoopData {
   readonly data: unknown;
   readonly transfer?: readonly TransferListItem[];
 }
+
+/** Counters a loop's worker publishes from JavaScript (the rest are its native loop's, live). */
+export const PUBLISHED = ['rejected', 'idleTimeouts', 'outputLimitHits', 'dropped'] as const;
 
 export interface LoopWorkerData {
   index: number;
