@@ -194,6 +194,10 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     }
   }
 
+  private headersTooLarge(): HttpRequestError {
+    return this.fail('HEADERS_TOO_LARGE', `header fields longer than ${this.maxHeadersLength} bytes`, this.requestStart, this.maxHeadersLength);
+  }
+
   private fail(code: HttpRequestErrorCode, message: string, offset = this.requestStart, limit?: number): HttpRequestError {
     return new HttpRequestError(code, message, offset, limit);
   }
@@ -234,21 +238,27 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     if (this.requestLineLength < 0 ? headLength > this.maxRequestLineLength + 1 : this.requestLineLength > this.maxRequestLineLength + 2) {
       throw this.fail('URI_TOO_LONG', `request line longer than ${this.maxRequestLineLength} bytes`, this.requestStart, this.maxRequestLineLength);
     }
-    if (this.requestLineLength >= 0 && headLength - this.requestLineLength > this.maxHeadersLength + 2) {
-      throw this.fail('HEADERS_TOO_LARGE', `header fields longer than ${this.maxHeadersLength} bytes`, this.requestStart, this.maxHeadersLength);
-    }
+    // A request line is judged as soon as it is whole, before what follows it: noise without a
+    // blank line gets its 400 at its first line feed, and the same answer however it was cut.
+    const headersTooLarge = this.requestLineLength >= 0 && headLength - this.requestLineLength > this.maxHeadersLength + 2;
     if (end < 0) {
       pending.append(start === 0 ? chunk : view(chunk, start, length));
       this.afterLineEnd = state;
       if (this.requestLineLength >= 0 && !this.requestLineChecked) {
-        // A bad request line is answered as soon as it is whole, not after up to
-        // maxHeadersLength of header fields (noise without a blank line, say).
         const head = pending.take(pending.length);
+        pending.append(head);
         this.checkRequestLine(head, 0, this.requestLineLength);
         this.requestLineChecked = true;
-        pending.append(head);
       }
+      if (headersTooLarge) throw this.headersTooLarge();
       return length;
+    }
+    if (headersTooLarge) {
+      if (!this.requestLineChecked) {
+        const head = pending.length === 0 ? view(chunk, start, end) : pending.take(headLength, view(chunk, start, length));
+        this.checkRequestLine(head, 0, this.requestLineLength);
+      }
+      throw this.headersTooLarge();
     }
 
     const requestLineLength = this.requestLineLength;
@@ -322,7 +332,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
       pos = lineFeed + 1;
     }
     if (pos - lineEnd > this.maxHeadersLength) {
-      throw this.fail('HEADERS_TOO_LARGE', `header fields longer than ${this.maxHeadersLength} bytes`, this.requestStart, this.maxHeadersLength);
+      throw this.headersTooLarge();
     }
 
     let chunked = false;
