@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction } from 'rxjs';
 
 /** A stateful push parser: the part of a decoding operator that knows the format. */
 export interface StreamDecoder<T> {
@@ -12,30 +12,49 @@ export interface StreamDecoder<T> {
 export function decoderOperator<T>(createDecoder: () => StreamDecoder<T>): OperatorFunction<Buffer, T> {
   return (source) =>
     new Observable<T>((subscriber) => {
-      const decoder = createDecoder();
-      const emit = (frame: T): void => subscriber.next(frame);
-      return source.subscribe({
-        next(chunk) {
-          // A synchronous source keeps calling next after we errored; its state is no longer meaningful.
-          if (subscriber.closed) return;
-          try {
-            decoder.write(chunk, emit);
-          } catch (error) {
-            subscriber.error(error);
-          }
-        },
-        error(error: unknown) {
-          subscriber.error(error);
-        },
-        complete() {
-          try {
-            decoder.end();
-          } catch (error) {
-            subscriber.error(error);
-            return;
-          }
-          subscriber.complete();
-        },
-      });
+      const decoding = new DecoderSubscriber(subscriber, createDecoder());
+      source.subscribe(decoding);
+      return decoding;
     });
+}
+
+/**
+ * Subscribed to the source directly, as RxJS's own operators are: each chunk reaches write()
+ * through Subscriber#next alone, where an observer object would be wrapped in a SafeSubscriber and
+ * its ConsumerObserver, two more calls per chunk.
+ */
+class DecoderSubscriber<T> extends Subscriber<Buffer> {
+  private readonly emit: (frame: T) => void;
+
+  constructor(
+    private readonly output: Subscriber<T>,
+    private readonly decoder: StreamDecoder<T>,
+  ) {
+    // Added to `output`, so that it stops when `output` does: a synchronous source keeps pushing
+    // chunks after a decoding error, into a state no longer meaningful.
+    super(output);
+    this.emit = (frame) => output.next(frame);
+  }
+
+  protected override _next(chunk: Buffer): void {
+    try {
+      this.decoder.write(chunk, this.emit);
+    } catch (error) {
+      this.output.error(error);
+    }
+  }
+
+  protected override _error(error: unknown): void {
+    this.output.error(error);
+  }
+
+  protected override _complete(): void {
+    try {
+      this.decoder.end();
+    } catch (error) {
+      this.output.error(error);
+      return;
+    }
+    this.output.complete();
+  }
 }
