@@ -4,7 +4,7 @@ import { decoderOperator, type StreamDecoder } from './internal/decoder-operator
 import { HeldLine } from './internal/held-line';
 import { PendingBytes } from './internal/pending-bytes';
 import type { RespReply } from './resp';
-import { view, viewAt } from './internal/buffer-view';
+import { copyBytes, view, viewAt } from './internal/buffer-view';
 
 export interface RespRepliesOptions {
   /**
@@ -63,6 +63,13 @@ const IS_REPLY_TYPE = new Uint8Array(256);
 for (const character of '+-:$*_,#(!=%~>|') IS_REPLY_TYPE[character.charCodeAt(0)] = 1;
 
 const EMPTY_MEMORY = new ArrayBuffer(0);
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Cut payloads up to this long are copied as they arrive into a Buffer of their size; longer ones
+ * are held as they came and joined when whole, so that a length line alone never allocates much.
+ */
+const MAX_COPIED_PAYLOAD = 64 * 1024;
 
 /** What readLine returns for a header line, whose value is still to come. */
 const NO_VALUE: unique symbol = Symbol('no value');
@@ -116,8 +123,14 @@ export interface Limits {
 
 /** Exported for tests; the public surface is respReplies. */
 export class RespReplyParser implements StreamDecoder<RespReply> {
-  /** A payload from earlier chunks. */
+  /** A payload from earlier chunks, as it came: one longer than MAX_COPIED_PAYLOAD, or a string's decoded in holdText. */
   private readonly pending = new PendingBytes();
+  /**
+   * Any other payload from earlier chunks: its copy being filled, or a view of it when only its
+   * CRLF was cut. payloadReceived counts the bytes of it and its CRLF received, 0 when none is held.
+   */
+  private payload: Buffer = NO_BYTES;
+  private payloadReceived = 0;
   /** A line from earlier chunks, read once whole and dropped. */
   private readonly line = new HeldLine();
   /** Aggregates being filled, innermost last: the first `depth` of these slots, which are reused. */
@@ -156,7 +169,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     if (chunk.length === 0) return;
     let position = 0;
     this.text = undefined;
-    if (this.pending.length > 0 || this.line.length > 0) position = this.finishPending(chunk, emit);
+    if (this.pending.length > 0 || this.line.length > 0 || this.payloadReceived > 0) position = this.finishPending(chunk, emit);
     if (position >= 0) this.parse(chunk, position, emit);
     this.text = undefined;
     this.memoryChunk = undefined;
@@ -165,7 +178,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   end(): void {
-    const held = this.pending.length > 0 || this.line.length > 0;
+    const held = this.pending.length > 0 || this.line.length > 0 || this.payloadReceived > 0;
     if (held || this.bulkLength >= 0 || this.depth > 0) {
       throw new FramingError('TRUNCATED', 'input ended inside a reply', { offset: held ? this.pendingOffset : this.chunkOffset });
     }
@@ -173,7 +186,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
 
   /** The bytes held for an unfinished line or payload (for tests of the bounds on it). */
   heldBytes(): number {
-    return this.pending.length + this.line.length;
+    return this.pending.length + this.line.length + this.payload.length;
   }
 
   private parse(chunk: Buffer, position: number, emit: (reply: RespReply) => void): void {
@@ -183,8 +196,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       if (this.bulkLength >= 0) {
         const payloadEnd = position + this.bulkLength;
         if (payloadEnd + 2 > end) {
-          this.hold(chunk, position);
-          this.holdText(chunk, position);
+          this.holdPayload(chunk, position);
           return;
         }
         if (chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) this.missingCrlf(this.chunkOffset + payloadEnd);
@@ -245,7 +257,13 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     if (cr + 1 >= end || chunk[cr] !== CR || chunk[cr + 1] !== LF || length > maxBulkLength || cr - start > maxLineLength) return -1;
     const payloadStart = cr + 2;
     const payloadEnd = payloadStart + length;
-    if (payloadEnd + 2 > end || chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
+    if (payloadEnd + 2 > end) {
+      // Cut by the chunk's end: parse() holds what is here of it.
+      this.bulkLength = length;
+      this.bulkType = BULK_STRING;
+      return payloadStart;
+    }
+    if (chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
     this.deliver(this.encoding === undefined ? this.viewOf(chunk, payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd), emit);
     return payloadEnd + 2;
   }
@@ -370,6 +388,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
 
   /** Completes the line or payload held from earlier chunks; returns where parsing goes on, or -1. */
   private finishPending(chunk: Buffer, emit: (reply: RespReply) => void): number {
+    if (this.payloadReceived > 0) return this.finishPayload(chunk, emit);
     const { pending } = this;
     const offset = this.pendingOffset;
     if (this.bulkLength >= 0) {
@@ -591,9 +610,48 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     return Number(text);
   }
 
-  private hold(chunk: Buffer, start: number): void {
+  /** The payload of bulkLength bytes from `start`, or its CRLF, goes past the end of `chunk`. */
+  private holdPayload(chunk: Buffer, start: number): void {
+    const length = this.bulkLength;
+    const available = chunk.length - start;
     this.pendingOffset = this.chunkOffset + start;
-    this.pending.append(start === 0 ? chunk : this.viewOf(chunk, start, chunk.length - start));
+    if (length > MAX_COPIED_PAYLOAD || (this.bulkType === BULK_STRING && this.slicedEncoding !== undefined)) {
+      this.pending.append(start === 0 ? chunk : this.viewOf(chunk, start, available));
+      this.holdText(chunk, start);
+      return;
+    }
+    if (available > length && chunk[start + length] !== CR) this.missingCrlf(this.pendingOffset + length);
+    if (available >= length) {
+      this.payload = this.viewOf(chunk, start, length);
+    } else {
+      this.payload = Buffer.allocUnsafe(length);
+      copyBytes(this.payload, 0, chunk, start, available);
+    }
+    this.payloadReceived = available;
+  }
+
+  /** Goes on with the payload that holdPayload copied or kept; returns where parsing goes on, or -1. */
+  private finishPayload(chunk: Buffer, emit: (reply: RespReply) => void): number {
+    const length = this.bulkLength;
+    const received = this.payloadReceived;
+    const { payload } = this;
+    // Where the payload's CR falls in `chunk`: -1 if it came earlier (and was checked), only its LF is to come.
+    const cr = length - received;
+    const missing = cr + 2;
+    const available = Math.min(chunk.length, missing);
+    if (cr > 0) copyBytes(payload, received, chunk, 0, Math.min(cr, available));
+    if ((cr >= 0 && cr < available && chunk[cr] !== CR) || (cr + 1 < available && chunk[cr + 1] !== LF)) {
+      this.missingCrlf(this.pendingOffset + length);
+    }
+    if (available < missing) {
+      this.payloadReceived = received + available;
+      return -1;
+    }
+    this.payload = NO_BYTES;
+    this.payloadReceived = 0;
+    this.bulkLength = -1;
+    this.deliver(this.payloadValue(payload, 0, length, this.pendingOffset), emit);
+    return missing;
   }
 
   private unknownType(type: number, offset: number): never {

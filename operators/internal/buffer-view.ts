@@ -24,3 +24,14 @@ export const view: (chunk: Buffer, start: number, end: number) => Buffer = FastB
 export const viewAt: (memory: ArrayBufferLike, byteOffset: number, length: number) => Buffer = FastBuffer === undefined
   ? (memory, byteOffset, length) => Buffer.from(memory, byteOffset, length)
   : (memory, byteOffset, length) => new FastBuffer(memory, byteOffset, length);
+
+/** Copies `count` bytes of `source` from `sourceStart` into `target` at `offset`: in JS when short, where a builtin's call costs more. */
+export function copyBytes(target: Buffer, offset: number, source: Buffer, sourceStart: number, count: number): void {
+  if (count <= 32) {
+    for (let index = 0; index < count; index++) target[offset + index] = source[sourceStart + index]!;
+  } else if (sourceStart === 0 && count === source.length) {
+    target.set(source, offset);
+  } else {
+    target.set(view(source, sourceStart, sourceStart + count), offset);
+  }
+}

@@ -1,6 +1,6 @@
 import { FramingError, RespProtocolError, type RespProtocolErrorCode } from '../errors';
 import type { StreamDecoder } from './decoder-operator';
-import { view, viewAt } from './buffer-view';
+import { copyBytes, view, viewAt } from './buffer-view';
 import { HeldLine } from './held-line';
 import { PendingBytes } from './pending-bytes';
 import { splitInlineArgs } from './split-inline-args';
@@ -484,17 +484,6 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
 
   private fail(code: RespProtocolErrorCode, message: string, offset: number, limit?: number): never {
     throw new RespProtocolError(code, message, limit === undefined ? { offset } : { offset, limit });
-  }
-}
-
-/** Copies `count` bytes of `source` from `sourceStart` into `target` at `offset`: in JS when short, where a builtin's call costs more. */
-function copyBytes(target: Buffer, offset: number, source: Buffer, sourceStart: number, count: number): void {
-  if (count <= 32) {
-    for (let index = 0; index < count; index++) target[offset + index] = source[sourceStart + index]!;
-  } else if (sourceStart === 0 && count === source.length) {
-    target.set(source, offset);
-  } else {
-    target.set(view(source, sourceStart, sourceStart + count), offset);
   }
 }
 
