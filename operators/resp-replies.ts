@@ -96,6 +96,11 @@ const PREALLOCATED_ITEMS = 1024;
 
 const NO_ITEMS: RespReply[] = [];
 
+/** The array to fill with an aggregate's `count` elements. */
+function newItems(count: number): RespReply[] {
+  return count <= PREALLOCATED_ITEMS ? new Array<RespReply>(count) : [];
+}
+
 /**
  * The encodings for which decoding a chunk once and slicing its text gives each value's own
  * decoding, when the text has one character per byte: latin1 always; UTF-8 then has only ASCII
@@ -143,6 +148,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   private bulkType = 0;
   private chunkOffset = 0;
   private pendingOffset = 0;
+  /** Where the value that readBulkString read ends; see there. */
+  private valueEnd = -1;
   private readonly slicedEncoding: 'utf8' | 'latin1' | undefined;
   /**
    * The current chunk from textStart on, decoded once when its first string value is met, if it has
@@ -211,7 +218,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       const type = chunk[position]!;
       let next = -1;
       if (type === BULK_STRING) next = this.readWholeBulkString(chunk, position, emit);
-      else if (type === ARRAY) next = this.readArrayHeader(chunk, position);
+      else if (type === ARRAY) next = this.readArray(chunk, position, emit);
       else if (type === SIMPLE_STRING) next = this.readSimpleString(chunk, position, emit);
       else if (type === INTEGER) next = this.readSmallInteger(chunk, position, emit);
       if (next > 0) {
@@ -236,47 +243,61 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     }
   }
 
-  /**
-   * A bulk string wholly in `chunk`, with a plain length within the limits (or `$-1`), delivered
-   * as a view of the chunk or a slice of its text. Returns where it ends, or -1.
-   */
+  /** A bulk string read whole by readBulkString (see there), delivered. Returns where parsing goes on, or -1. */
   private readWholeBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+    const value = this.readBulkString(chunk, start);
+    if (value !== NO_VALUE) this.deliver(value, emit);
+    return this.valueEnd;
+  }
+
+  /**
+   * The bulk string at `start`, if its `$` line has a plain length within the limits (or is `$-1`)
+   * and it lies whole in `chunk` with its CRLF: a view of the chunk or a slice of its text, valueEnd
+   * where it ends. Otherwise NO_VALUE, with valueEnd where its payload begins if only the payload is
+   * cut by the chunk's end (then bulkLength is set, for parse() to hold it), or -1.
+   */
+  private readBulkString(chunk: Buffer, start: number): RespReply | typeof NO_VALUE {
     // Every byte read is checked to be in the chunk first: a read past its end would make V8 treat
     // every byte read at that place as possibly undefined, and the arithmetic on it as floating point.
     const { maxBulkLength, maxLineLength } = this.limits;
     const end = chunk.length;
-    if (start + 3 >= end) return -1;
+    this.valueEnd = -1;
+    if (start + 3 >= end || chunk[start] !== BULK_STRING) return NO_VALUE;
     let length = chunk[start + 1]! - 48;
-    if (length >>> 0 > 9) return this.readNullBulkString(chunk, start, emit);
+    if (length >>> 0 > 9) return this.readNullBulkString(chunk, start);
     let cr = start + 2;
     for (; cr < end; cr++) {
       const digit = chunk[cr]! - 48;
       if (digit >>> 0 > 9 || length > maxBulkLength) break;
       length = length * 10 + digit;
     }
-    if (cr + 1 >= end || chunk[cr] !== CR || chunk[cr + 1] !== LF || length > maxBulkLength || cr - start > maxLineLength) return -1;
+    if (cr + 1 >= end || chunk[cr] !== CR || chunk[cr + 1] !== LF || length > maxBulkLength || cr - start > maxLineLength) return NO_VALUE;
     const payloadStart = cr + 2;
     const payloadEnd = payloadStart + length;
     if (payloadEnd + 2 > end) {
-      // Cut by the chunk's end: parse() holds what is here of it.
       this.bulkLength = length;
       this.bulkType = BULK_STRING;
-      return payloadStart;
+      this.valueEnd = payloadStart;
+      return NO_VALUE;
     }
-    if (chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return -1;
-    this.deliver(this.encoding === undefined ? this.viewOf(chunk, payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd), emit);
-    return payloadEnd + 2;
+    if (chunk[payloadEnd] !== CR || chunk[payloadEnd + 1] !== LF) return NO_VALUE;
+    this.valueEnd = payloadEnd + 2;
+    return this.encoding === undefined ? this.viewOf(chunk, payloadStart, length) : this.decodeText(chunk, payloadStart, payloadEnd);
   }
 
   /** `$-1\r\n`, RESP2's null bulk string. */
-  private readNullBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
-    if (start + 4 >= chunk.length || chunk[start + 1] !== 0x2d || chunk[start + 2] !== 0x31 || chunk[start + 3] !== CR || chunk[start + 4] !== LF) return -1;
-    this.deliver(null, emit);
-    return start + 5;
+  private readNullBulkString(chunk: Buffer, start: number): null | typeof NO_VALUE {
+    if (start + 4 >= chunk.length || chunk[start + 1] !== 0x2d || chunk[start + 2] !== 0x31 || chunk[start + 3] !== CR || chunk[start + 4] !== LF) return NO_VALUE;
+    this.valueEnd = start + 5;
+    return null;
   }
 
-  /** The same for the header of a non-empty array: `*<count>\r\n`, then its elements. */
-  private readArrayHeader(chunk: Buffer, start: number): number {
+  /**
+   * The same for the header of a non-empty array: `*<count>\r\n`, then as many of its elements as
+   * readBulkString reads whole. The array is delivered if they are all of them; otherwise it is
+   * opened with them, for the rest to come through parse().
+   */
+  private readArray(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
     const { maxArrayLength, maxLineLength, maxDepth } = this.limits;
     const end = chunk.length;
     if (start + 3 >= end) return -1;
@@ -289,8 +310,22 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       count = count * 10 + digit;
     }
     if (cr + 1 >= end || chunk[cr] !== CR || chunk[cr + 1] !== LF || count > maxArrayLength || cr - start > maxLineLength || this.depth >= maxDepth) return -1;
-    this.open(ARRAY, count);
-    return cr + 2;
+    const items = newItems(count);
+    let filled = 0;
+    let position = cr + 2;
+    while (filled < count) {
+      const value = this.readBulkString(chunk, position);
+      if (value === NO_VALUE) break;
+      items[filled++] = value;
+      position = this.valueEnd;
+    }
+    if (filled === count) {
+      this.deliver(items, emit);
+      return position;
+    }
+    this.open(ARRAY, items, count, filled);
+    // An element whose payload is cut has had its `$` line read.
+    return this.valueEnd > 0 ? this.valueEnd : position;
   }
 
   /** A simple string (`+OK`) whose CRLF is in `chunk`, within maxLineLength. */
@@ -492,23 +527,24 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         if (this.depth >= this.limits.maxDepth) {
           this.fail('NESTING_TOO_DEEP', `RESP aggregates nested deeper than maxDepth ${this.limits.maxDepth}`, offset, this.limits.maxDepth);
         }
-        this.open(type, type === MAP || type === ATTRIBUTE ? count * 2 : count);
+        const elements = type === MAP || type === ATTRIBUTE ? count * 2 : count;
+        this.open(type, newItems(elements), elements, 0);
         return NO_VALUE;
       }
     }
   }
 
-  /** Starts filling an aggregate of `count` elements, one level deeper. */
-  private open(type: number, count: number): void {
+  /** Starts filling an aggregate of `count` elements in `items`, `filled` of them there already, one level deeper. */
+  private open(type: number, items: RespReply[], count: number, filled: number): void {
     let slot = this.stack[this.depth];
     if (slot === undefined) {
       slot = { type, items: NO_ITEMS, count: 0, filled: 0 };
       this.stack.push(slot);
     }
     slot.type = type;
-    slot.items = count <= PREALLOCATED_ITEMS ? new Array<RespReply>(count) : [];
+    slot.items = items;
     slot.count = count;
-    slot.filled = 0;
+    slot.filled = filled;
     this.depth++;
   }
 
