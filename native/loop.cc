@@ -733,9 +733,11 @@ void Loop::HandleConnEvents(uint32_t slot, uint32_t events) {
   if ((events & (kReadable | kHangup | kError)) && conn.reading && !conn.read_eof) ReadConn(slot);
   if (conn.fd >= 0 && (events & kWritable) && conn.out.size() > 0) WriteRemainder(slot);
   if (conn.fd < 0 || !(events & (kHangup | kError))) return;
-  // Level-triggered: input still unread after this round's budget comes back next round, and a
-  // read will report the error in order, after the data that preceded it.
-  if (!(events & kError) && conn.reading && !conn.read_eof) return;
+  // A hangup without an error is the peer's FIN after our own: the input before it is still to
+  // be read, even when JavaScript paused the connection during this very read (closing now would
+  // drop that input and pass on a clean end). Input left after this round's budget comes back
+  // next round (level-triggered); a paused connection is out of the poller until it reads again.
+  if (!(events & kError) && !conn.read_eof) return;
   int err = SocketError(conn.fd);
   if (err == 0 && !(conn.read_eof && conn.out.size() == 0)) err = EPIPE;
   CloseConn(slot, err, true);
