@@ -16,9 +16,6 @@ export const REDIS_SETUPS = [
   { name: 'native backend, 2 loops', backend: 'native', loops: 2 },
 ] as const;
 
-/** A setup's command-line options. */
-export const setupArgs = (setup: (typeof REDIS_SETUPS)[number]): string[] => ['--backend', setup.backend, ...(setup.loops === 1 ? [] : ['--loops', String(setup.loops)])];
-
 export type CommandArgs = readonly (string | Buffer)[];
 
 /** A command as a client sends it: a RESP array of bulk strings. */
