@@ -241,24 +241,16 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     // A request line is judged as soon as it is whole, before what follows it: noise without a
     // blank line gets its 400 at its first line feed, and the same answer however it was cut.
     const headersTooLarge = this.requestLineLength >= 0 && headLength - this.requestLineLength > this.maxHeadersLength + 2;
+    // Judged before the rest of the chunk is held: a limit must hold however the input was cut.
+    if ((end < 0 || headersTooLarge) && this.requestLineLength >= 0 && !this.requestLineChecked) {
+      this.checkRequestLine(pending.peek(this.requestLineLength, view(chunk, start, length)), 0, this.requestLineLength);
+      this.requestLineChecked = true;
+    }
+    if (headersTooLarge) throw this.headersTooLarge();
     if (end < 0) {
       pending.append(start === 0 ? chunk : view(chunk, start, length));
       this.afterLineEnd = state;
-      if (this.requestLineLength >= 0 && !this.requestLineChecked) {
-        const head = pending.take(pending.length);
-        pending.append(head);
-        this.checkRequestLine(head, 0, this.requestLineLength);
-        this.requestLineChecked = true;
-      }
-      if (headersTooLarge) throw this.headersTooLarge();
       return length;
-    }
-    if (headersTooLarge) {
-      if (!this.requestLineChecked) {
-        const head = pending.length === 0 ? view(chunk, start, end) : pending.take(headLength, view(chunk, start, length));
-        this.checkRequestLine(head, 0, this.requestLineLength);
-      }
-      throw this.headersTooLarge();
     }
 
     const requestLineLength = this.requestLineLength;

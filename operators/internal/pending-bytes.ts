@@ -40,6 +40,13 @@ export class PendingBytes {
    * Zero-copy when those bytes lie in one piece (or all in `chunk`), otherwise one exact-sized copy.
    */
   take(length: number, chunk?: Buffer): Buffer {
+    const joined = this.peek(length, chunk);
+    this.clear();
+    return joined;
+  }
+
+  /** What take() would return, without forgetting anything. */
+  peek(length: number, chunk?: Buffer): Buffer {
     const first = this.pieces[0];
     let joined: Buffer;
     if (first === undefined) {
@@ -57,7 +64,6 @@ export class PendingBytes {
       }
       if (written < length) copyInto(joined, written, chunk!, length - written);
     }
-    this.clear();
     return joined;
   }
 
