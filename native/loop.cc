@@ -389,29 +389,40 @@ void Loop::Unlisten(const Napi::CallbackInfo& info) {
   UpdateRef();
 }
 
-// flush(count, buffers): io holds `count` entries [slot, flags, bufferCount]; the buffers of each
-// entry follow one another in `buffers`. Each entry is answered in place: [slot, open ? 0 : 1,
-// open ? bytes still queued natively : errno].
+// flush(count, spans, slab, buffers): io holds `count` entries [slot, flags, chunkCount]; the
+// chunks of each entry follow one another in `spans` as [offset, length] pairs. A chunk read into
+// the loop's slab (what a proxy forwards) is named by its offset in `slab`, so that it costs no
+// N-API call; any other chunk is Buffer i of `buffers`, with offset -1 - i. Each entry is answered
+// in place: [slot, open ? 0 : 1, open ? bytes still queued natively : errno].
 void Loop::Flush(const Napi::CallbackInfo& info) {
   constexpr double kFlagShutdown = 1;
+  Napi::Env env = info.Env();
   uint32_t count = info[0].As<Napi::Number>().Uint32Value();
-  Napi::Array bufs = info[1].As<Napi::Array>();
-  if (count > io_capacity_) throw Napi::RangeError::New(info.Env(), "flush: too many entries");
-  uint32_t next_buf = 0;
+  if (count > io_capacity_) throw Napi::RangeError::New(env, "flush: too many entries");
+  Napi::Float64Array span_array = info[1].As<Napi::Float64Array>();
+  OutputChunks chunks{span_array.Data(), span_array.ElementLength() / 2, nullptr, 0,
+                      info[3].As<Napi::Array>()};
+  if (info[2].IsArrayBuffer()) {
+    Napi::ArrayBuffer slab = info[2].As<Napi::ArrayBuffer>();
+    chunks.slab = static_cast<const char*>(slab.Data());
+    chunks.slab_length = slab.ByteLength();
+  }
+  size_t next_span = 0;
   for (uint32_t i = 0; i < count; i++) {
     double* entry = io_ + i * kIoWidth;
     uint32_t slot = static_cast<uint32_t>(entry[0]);
     bool shutdown = entry[1] == kFlagShutdown;
-    uint32_t buf_count = static_cast<uint32_t>(entry[2]);
-    uint32_t first = next_buf;
-    next_buf += buf_count;
+    uint32_t chunk_count = static_cast<uint32_t>(entry[2]);
+    size_t first = next_span;
+    next_span += chunk_count;
+    if (next_span > chunks.span_count) throw Napi::RangeError::New(env, "flush: more chunks than spans");
     if (closed_ || slot >= conns_.size() || conns_[slot].fd < 0) {
       entry[1] = 1;
       entry[2] = EBADF;
       continue;
     }
     Conn& conn = conns_[slot];
-    int err = conn.write_shut && buf_count > 0 ? EPIPE : WriteBuffers(conn, bufs, first, buf_count);
+    int err = conn.write_shut && chunk_count > 0 ? EPIPE : WriteChunks(conn, chunks, first, chunk_count);
     if (err != 0) {
       CloseConn(slot, err, false);
       entry[1] = 1;
@@ -441,29 +452,43 @@ void Loop::Flush(const Napi::CallbackInfo& info) {
   }
 }
 
-int Loop::WriteBuffers(Conn& conn, Napi::Array bufs, uint32_t first, uint32_t count) {
+iovec Loop::OutputChunks::Take(Napi::Env env, size_t span) const {
+  double offset = spans[2 * span];
+  double length = spans[2 * span + 1];
+  // Compared as doubles, so that NaN or a negative length fails too.
+  if (offset >= 0) {
+    if (!(length >= 0 && offset + length <= static_cast<double>(slab_length))) {
+      throw Napi::RangeError::New(env, "flush: a span outside the slab");
+    }
+    return iovec{const_cast<char*>(slab + static_cast<size_t>(offset)), static_cast<size_t>(length)};
+  }
+  double index = -1 - offset;
+  // Two N-API calls a buffer, not five: this runs for every chunk not read by the loop.
+  napi_value value;
+  napi_typedarray_type type;
+  size_t byte_length;
+  void* data;
+  if (!(index >= 0 && index <= UINT32_MAX) ||
+      napi_get_element(env, buffers, static_cast<uint32_t>(index), &value) != napi_ok ||
+      napi_get_typedarray_info(env, value, &type, &byte_length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "flush: not a Buffer");
+  }
+  return iovec{data, byte_length};
+}
+
+int Loop::WriteChunks(Conn& conn, const OutputChunks& chunks, size_t first, size_t count) {
   iovec iov[kMaxIov];
-  uint32_t index = first;
-  uint32_t end = first + count;
+  size_t index = first;
+  size_t end = first + count;
   // Once a remainder is queued, new output goes behind it: order matters more than a syscall.
   bool blocked = conn.out.size() > 0;
   while (index < end) {
     int n = 0;
     size_t total = 0;
     for (; index + n < end && n < kMaxIov; n++) {
-      // Two N-API calls a buffer, not five: this runs for every chunk written.
-      napi_value value;
-      napi_typedarray_type type;
-      size_t length;
-      void* data;
-      if (napi_get_element(env_, bufs, index + n, &value) != napi_ok ||
-          napi_get_typedarray_info(env_, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-          type != napi_uint8_array) {
-        throw Napi::TypeError::New(env_, "flush: not a Buffer");
-      }
-      iov[n].iov_base = data;
-      iov[n].iov_len = length;
-      total += length;
+      iov[n] = chunks.Take(env_, index + n);
+      total += iov[n].iov_len;
     }
     size_t sent = 0;
     if (!blocked && total > 0) {

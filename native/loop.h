@@ -9,6 +9,7 @@
 #define RXLOOP_LOOP_H_
 
 #include <napi.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -174,8 +175,18 @@ class Loop : public Napi::ObjectWrap<Loop> {
                            const uint8_t* local, size_t local_len);
   void ReadConn(uint32_t slot);
   void WriteRemainder(uint32_t slot);
-  // Writes buffers [first, first + count) of `bufs`; returns 0 or an errno.
-  int WriteBuffers(Conn& conn, Napi::Array bufs, uint32_t first, uint32_t count);
+  // One flush call's output: [offset, length] spans into `slab`, or offset -1 - i for Buffer i of
+  // `buffers` (see Flush).
+  struct OutputChunks {
+    const double* spans;
+    size_t span_count;
+    const char* slab;
+    size_t slab_length;
+    Napi::Array buffers;
+    iovec Take(Napi::Env env, size_t span) const;
+  };
+  // Writes spans [first, first + count) of `chunks`; returns 0 or an errno.
+  int WriteChunks(Conn& conn, const OutputChunks& chunks, size_t first, size_t count);
   void ShutdownWrite(uint32_t slot, bool report);
 
   // `report` adds a Closed record; closes asked for by JavaScript are not reported back.

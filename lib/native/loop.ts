@@ -37,6 +37,8 @@ import { NativeUdpSocket } from './udp';
 
 const RECORD_CAPACITY = 8192;
 const FLUSH_CAPACITY = 4096;
+// Chunks described per flush call before the spans array grows for a burst (and shrinks after).
+const SPAN_CAPACITY = 16384;
 
 const systemErrors = getSystemErrorMap();
 
@@ -139,8 +141,11 @@ export class NativeLoop implements Backend {
   private readonly dialing = new Map<number, Dialing>();
   private slab: ArrayBuffer | null = null;
   private slabBytes = Buffer.alloc(0);
-  private readonly outgoing: Buffer[] = [];
-  private readonly flushed: NativeConnection[] = [];
+  // This turn's output: each chunk as [offset, length] in the slab, or [-1 - i, 0] for outgoing[i].
+  private spans = new Float64Array(SPAN_CAPACITY * 2);
+  private spanCount = 0;
+  private outgoing: Buffer[] = [];
+  private flushed: NativeConnection[] = [];
 
   constructor(addon: Addon) {
     this.handle = new addon.Loop(this.onBatch, this.records, this.io, this.stats);
@@ -384,7 +389,6 @@ export class NativeLoop implements Backend {
 
   private flush(connections: NativeConnection[]): void {
     const io = this.io;
-    const outgoing = this.outgoing;
     const flushed = this.flushed;
     for (const conn of connections) {
       if (conn.isClosed) continue;
@@ -393,18 +397,52 @@ export class NativeLoop implements Backend {
       io[entry] = conn.slot;
       io[entry + 1] = conn.takeShutdown() ? FLUSH_SHUTDOWN : 0;
       io[entry + 2] = chunks === null ? 0 : chunks.length;
-      if (chunks !== null) for (const chunk of chunks) outgoing.push(chunk);
+      if (chunks !== null) this.describe(chunks);
       flushed.push(conn);
       if (flushed.length === FLUSH_CAPACITY) this.submit();
     }
     if (flushed.length > 0) this.submit();
   }
 
+  /**
+   * Adds `chunks` to the spans. A chunk that lies in the slab (input forwarded as it was read) is
+   * named by its offset there, which the native side turns into a pointer without an N-API call;
+   * any other goes into `outgoing`.
+   */
+  private describe(chunks: Buffer[]): void {
+    let at = this.spanCount * 2;
+    const needed = at + chunks.length * 2;
+    if (needed > this.spans.length) {
+      const grown = new Float64Array(Math.max(needed, this.spans.length * 2));
+      grown.set(this.spans.subarray(0, at));
+      this.spans = grown;
+    }
+    const spans = this.spans;
+    const slab = this.slab;
+    for (const chunk of chunks) {
+      if (chunk.buffer === slab) {
+        spans[at] = chunk.byteOffset;
+        spans[at + 1] = chunk.length;
+      } else {
+        spans[at] = -1 - this.outgoing.length;
+        spans[at + 1] = 0;
+        this.outgoing.push(chunk);
+      }
+      at += 2;
+    }
+    this.spanCount = at / 2;
+  }
+
   private submit(): void {
     const io = this.io;
-    const flushed = this.flushed.splice(0);
-    this.handle.flush(flushed.length, this.outgoing);
-    this.outgoing.length = 0;
+    // Fresh arrays rather than emptied ones: setting an array's length is a slow path in V8.
+    const flushed = this.flushed;
+    this.flushed = [];
+    const outgoing = this.outgoing;
+    if (outgoing.length > 0) this.outgoing = [];
+    this.handle.flush(flushed.length, this.spans, this.slab, outgoing);
+    this.spanCount = 0;
+    if (this.spans.length > SPAN_CAPACITY * 2) this.spans = new Float64Array(SPAN_CAPACITY * 2);
     for (let i = 0; i < flushed.length; i++) {
       const conn = flushed[i];
       const entry = i * IO_WIDTH;

@@ -10,7 +10,7 @@ export const RECORD_CONNECTED = 6; // a: slab offset of [0xffffffff][remote][loc
 export const RECORD_DATAGRAM = 7; // slot: a UDP socket; a: slab offset of [sender][payload], b: payload length
 export const RECORD_SENDABLE = 8; // slot: a UDP socket that would block takes datagrams again
 
-export const IO_WIDTH = 3; // in: [slot, flags, bufferCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
+export const IO_WIDTH = 3; // in: [slot, flags, chunkCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
 export const FLUSH_SHUTDOWN = 1;
 
 export const STAT_NAMES = [
