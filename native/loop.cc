@@ -400,13 +400,12 @@ void Loop::Flush(const Napi::CallbackInfo& info) {
   uint32_t count = info[0].As<Napi::Number>().Uint32Value();
   if (count > io_capacity_) throw Napi::RangeError::New(env, "flush: too many entries");
   Napi::Float64Array span_array = info[1].As<Napi::Float64Array>();
-  OutputChunks chunks{span_array.Data(), span_array.ElementLength() / 2, nullptr, 0,
-                      info[3].As<Napi::Array>()};
-  if (info[2].IsArrayBuffer()) {
-    Napi::ArrayBuffer slab = info[2].As<Napi::ArrayBuffer>();
-    chunks.slab = static_cast<const char*>(slab.Data());
-    chunks.slab_length = slab.ByteLength();
-  }
+  // The slab is null before the first batch, and then no span may name it: one call tells both.
+  void* slab = nullptr;
+  size_t slab_length = 0;
+  if (napi_get_arraybuffer_info(env, info[2], &slab, &slab_length) != napi_ok) slab_length = 0;
+  OutputChunks chunks{span_array.Data(), span_array.ElementLength() / 2,
+                      static_cast<const char*>(slab), slab_length, info[3].As<Napi::Array>()};
   size_t next_span = 0;
   for (uint32_t i = 0; i < count; i++) {
     double* entry = io_ + i * kIoWidth;

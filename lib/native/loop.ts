@@ -389,19 +389,18 @@ export class NativeLoop implements Backend {
 
   private flush(connections: NativeConnection[]): void {
     const io = this.io;
-    const flushed = this.flushed;
     for (const conn of connections) {
       if (conn.isClosed) continue;
       const chunks = conn.takeOutput();
-      const entry = flushed.length * IO_WIDTH;
+      // this.flushed, not a copy of it: submit() replaces it.
+      const entry = this.flushed.length * IO_WIDTH;
       io[entry] = conn.slot;
       io[entry + 1] = conn.takeShutdown() ? FLUSH_SHUTDOWN : 0;
       io[entry + 2] = chunks === null ? 0 : chunks.length;
       if (chunks !== null) this.describe(chunks);
-      flushed.push(conn);
-      if (flushed.length === FLUSH_CAPACITY) this.submit();
+      if (this.flushed.push(conn) === FLUSH_CAPACITY) this.submit();
     }
-    if (flushed.length > 0) this.submit();
+    if (this.flushed.length > 0) this.submit();
   }
 
   /**
