@@ -1,12 +1,14 @@
 // The redis example against hostile clients, over real sockets: negative and huge lengths, endless
-// lines, binary noise, many such clients at once. Each must get redis-server's own answer (checked
-// against a real redis-server where one is installed) and lose its connection, the server's
-// memory (it runs in a child process) must grow by less than 100 MB, and it must still serve.
+// lines, binary noise, many such clients at once, and one that pipelines without ever reading a
+// reply. Each must get redis-server's own answer (checked against a real redis-server where one is
+// installed) and lose its connection, or be slowed by TCP; the server's memory (it runs in a child
+// process) must grow by less than 100 MB, and it must still serve.
 import { strict as assert } from 'node:assert';
+import * as net from 'node:net';
 
-import { BACKENDS, pattern, trickle } from './support/helpers';
+import { pattern, trickle } from './support/helpers';
 import { HostileSuite } from './support/hostile';
-import { RawRedisClient, redisServerInstalled, replyEnd, startRealRedis, type RealRedis } from './support/redis';
+import { RawRedisClient, REDIS_SETUPS, redisServerInstalled, replyEnd, startRealRedis, type RealRedis } from './support/redis';
 
 const MB = 1_000_000;
 const protocolError = (text: string): string => `-ERR Protocol error: ${text}\r\n`;
@@ -62,10 +64,10 @@ async function servesNormally(target: number | string): Promise<void> {
   }
 }
 
-for (const backend of BACKENDS) {
-  describe(`redis example under hostile input (${backend} backend, in a child process)`, function () {
+for (const setup of REDIS_SETUPS) {
+  describe(`redis example under hostile input (${setup.name}, in a child process)`, function () {
     this.timeout(60_000);
-    const suite = new HostileSuite(['redis', '--port', '0', '--backend', backend], servesNormally);
+    const suite = new HostileSuite(['redis', '--port', '0', '--backend', setup.backend, '--loops', String(setup.loops)], servesNormally);
     let realRedis: RealRedis | undefined;
 
     before(async () => {
@@ -124,6 +126,70 @@ for (const backend of BACKENDS) {
         }),
       );
       for (const [answer, expected] of answers) assert.equal(answer, expected);
+    });
+
+    suite.itStillServesAndGrewLittle();
+  });
+}
+
+/** Connects a client that never reads: what the server sends stays in the kernel's buffers. */
+function connectNonReader(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.pause();
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => undefined);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * Writes `chunk` over and over until `limit` bytes have gone, or until a write has waited
+ * `stallMs` for 'drain' (the peer stopped reading, and TCP pushed back). Returns the bytes written.
+ */
+async function writeUntilStalled(socket: net.Socket, chunk: Buffer, limit: number, stallMs: number): Promise<number> {
+  let written = 0;
+  while (written < limit && !socket.destroyed) {
+    written += chunk.length;
+    if (socket.write(chunk)) continue;
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        socket.off('drain', onDrain);
+        resolve(false);
+      }, stallMs);
+      const onDrain = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      socket.once('drain', onDrain);
+    });
+    if (!drained) break;
+  }
+  return written;
+}
+
+// In its own child process: what a client that never reads costs the server is measured alone.
+// With 2 loops the input crosses to the main thread, which must push back as well.
+for (const setup of REDIS_SETUPS) {
+  describe(`redis example against a client that pipelines and never reads (${setup.name}, in a child process)`, function () {
+    this.timeout(60_000);
+    const suite = new HostileSuite(['redis', '--port', '0', '--backend', setup.backend, '--loops', String(setup.loops)], servesNormally);
+
+    it('stops reading from it once its replies back up, so TCP slows it, and serves others meanwhile', async () => {
+      const pings = Buffer.from('*1\r\n$4\r\nPING\r\n'.repeat(4096));
+      const limit = 200 * MB;
+      const socket = await connectNonReader(suite.port);
+      try {
+        const written = await writeUntilStalled(socket, pings, limit, 1000);
+        console.log(`      the client wrote ${(written / MB).toFixed(1)} MB before TCP stopped it`);
+        assert.ok(written < limit, `the server read all ${limit / MB} MB of a client that reads nothing`);
+        await servesNormally(suite.port);
+      } finally {
+        socket.destroy();
+      }
     });
 
     suite.itStillServesAndGrewLittle();
