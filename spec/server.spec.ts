@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { firstValueFrom, take } from 'rxjs';
+import { firstValueFrom, map, mergeMap, Subject, take, tap } from 'rxjs';
 
 import { AddressError, ListenError, parseAddress, serve } from '../lib';
 import { BACKENDS, closed, connect, connections$, delay, eventually, openFds, pattern, readBytes, readToEnd, startServer } from './support/helpers';
@@ -219,6 +219,40 @@ for (const backend of BACKENDS) {
         await delay(1000);
         const used = process.cpuUsage(before);
         assert.ok(used.user + used.system < 20_000, `idle CPU ${(used.user + used.system) / 1000} ms in 1 s`);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('writes to 5,000 connections in one turn (more than one native flush call takes), each its own bytes, then closes them', async function () {
+      // node:net, client and server in one process, connects ~500 a second here: ~10 s of the node backend's run.
+      this.timeout(60_000);
+      const count = 5000;
+      const go$ = new Subject<void>();
+      let waiting = 0;
+      // Each connection answers with its first chunk (the client's name) when go$ emits, then
+      // ends: one emission writes to every connection in the same turn.
+      const { server, port } = await startServer(backend, (conn) =>
+        conn.input$.pipe(
+          take(1),
+          tap(() => waiting++),
+          mergeMap((name) => go$.pipe(take(1), map(() => name))),
+        ),
+      );
+      try {
+        const answers: Promise<Buffer>[] = [];
+        for (let batch = 0; batch < count / 500; batch++) {
+          const sockets = await Promise.all(Array.from({ length: 500 }, () => connect(port)));
+          sockets.forEach((socket, i) => {
+            answers.push(readToEnd(socket));
+            socket.write(`client ${batch * 500 + i}`);
+          });
+        }
+        await eventually(() => waiting === count, 20_000, `all ${count} names read (now ${waiting})`);
+        go$.next();
+        const received = await Promise.all(answers);
+        received.forEach((answer, index) => assert.equal(answer.toString(), `client ${index}`));
+        await eventually(() => server.stats()!.connections === 0, 10_000, 'every connection closed');
       } finally {
         await server.close();
       }
