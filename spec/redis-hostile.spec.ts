@@ -64,10 +64,15 @@ async function servesNormally(target: number | string): Promise<void> {
   }
 }
 
+/** The command line of the example server for one of the setups. */
+function redisArgs(setup: (typeof REDIS_SETUPS)[number]): string[] {
+  return ['redis', '--port', '0', '--backend', setup.backend, '--loops', String(setup.loops)];
+}
+
 for (const setup of REDIS_SETUPS) {
   describe(`redis example under hostile input (${setup.name}, in a child process)`, function () {
     this.timeout(60_000);
-    const suite = new HostileSuite(['redis', '--port', '0', '--backend', setup.backend, '--loops', String(setup.loops)], servesNormally);
+    const suite = new HostileSuite(redisArgs(setup), servesNormally);
     let realRedis: RealRedis | undefined;
 
     before(async () => {
@@ -176,7 +181,7 @@ async function writeUntilStalled(socket: net.Socket, chunk: Buffer, limit: numbe
 for (const setup of REDIS_SETUPS) {
   describe(`redis example against a client that pipelines and never reads (${setup.name}, in a child process)`, function () {
     this.timeout(60_000);
-    const suite = new HostileSuite(['redis', '--port', '0', '--backend', setup.backend, '--loops', String(setup.loops)], servesNormally);
+    const suite = new HostileSuite(redisArgs(setup), servesNormally);
 
     it('stops reading from it once its replies back up, so TCP slows it, and serves others meanwhile', async () => {
       const pings = Buffer.from('*1\r\n$4\r\nPING\r\n'.repeat(4096));
