@@ -34,9 +34,12 @@ for (const backend of BACKENDS) {
               while (data[i] === want[i]) i++;
               mismatch = received + i;
             }
+            // One long stall, so that the kernel's buffers fill and the proxy must queue even
+            // where it is slower than this reader (under ASan, say).
+            const stall = received < 8 * 1024 * 1024 && received + data.length >= 8 * 1024 * 1024 ? 200 : 1;
             received += data.length;
             socket.pause();
-            setTimeout(() => socket.resume(), 1);
+            setTimeout(() => socket.resume(), stall);
           });
           socket.once('end', resolve); // the backend's FIN, passed on after all its bytes
           socket.once('error', reject);
