@@ -36,7 +36,8 @@ for (const backend of BACKENDS) {
             }
             // One long stall, so that the kernel's buffers fill and the proxy must queue even
             // where it is slower than this reader (under ASan, say).
-            const stall = received < 8 * 1024 * 1024 && received + data.length >= 8 * 1024 * 1024 ? 200 : 1;
+            const stallAt = 8 * 1024 * 1024;
+            const stall = received < stallAt && received + data.length >= stallAt ? 200 : 1;
             received += data.length;
             socket.pause();
             setTimeout(() => socket.resume(), stall);

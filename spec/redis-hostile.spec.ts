@@ -4,9 +4,9 @@
 // installed) and lose its connection, or be slowed by TCP; the server's memory (it runs in a child
 // process) must grow by less than 100 MB, and it must still serve.
 import { strict as assert } from 'node:assert';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 
-import { pattern, trickle } from './support/helpers';
+import { connect, pattern, trickle } from './support/helpers';
 import { HostileSuite } from './support/hostile';
 import { RawRedisClient, REDIS_SETUPS, redisServerInstalled, replyEnd, startRealRedis, type RealRedis } from './support/redis';
 
@@ -137,20 +137,6 @@ for (const setup of REDIS_SETUPS) {
   });
 }
 
-/** Connects a client that never reads: what the server sends stays in the kernel's buffers. */
-function connectNonReader(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.pause();
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      socket.on('error', () => undefined);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
 /**
  * Writes `chunk` over and over until `limit` bytes have gone, or until a write has waited
  * `stallMs` for 'drain' (the peer stopped reading, and TCP pushed back). Returns the bytes written.
@@ -186,7 +172,9 @@ for (const setup of REDIS_SETUPS) {
     it('stops reading from it once its replies back up, so TCP slows it, and serves others meanwhile', async () => {
       const pings = Buffer.from('*1\r\n$4\r\nPING\r\n'.repeat(4096));
       const limit = 200 * MB;
-      const socket = await connectNonReader(suite.port);
+      const socket = await connect(suite.port);
+      socket.pause(); // never reads: the replies stay in the kernel's buffers
+      socket.on('error', () => undefined);
       try {
         const written = await writeUntilStalled(socket, pings, limit, 1000);
         console.log(`      the client wrote ${(written / MB).toFixed(1)} MB before TCP stopped it`);

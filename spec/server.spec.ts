@@ -241,11 +241,12 @@ for (const backend of BACKENDS) {
       );
       try {
         const answers: Promise<Buffer>[] = [];
-        for (let batch = 0; batch < count / 500; batch++) {
-          const sockets = await Promise.all(Array.from({ length: 500 }, () => connect(port)));
+        const batchSize = 500;
+        for (let batch = 0; batch < count / batchSize; batch++) {
+          const sockets = await Promise.all(Array.from({ length: batchSize }, () => connect(port)));
           sockets.forEach((socket, i) => {
             answers.push(readToEnd(socket));
-            socket.write(`client ${batch * 500 + i}`);
+            socket.write(`client ${batch * batchSize + i}`);
           });
         }
         await eventually(() => waiting === count, 20_000, `all ${count} names read (now ${waiting})`);
