@@ -4,7 +4,8 @@
 // redis-server 7 and a hand-written node:net RESP server, side by side.
 //
 //   npm run bench -- redis [--rounds 3] [--requests 200000] [--pipelined-requests 3000000]
-//                          [--keys 100000] [--only rxloop-native,rxloop-node,rxloop-native-2-loops,redis-server,node:net]
+//                          [--keys 100000] [--only rxloop-native,rxloop-node,rxloop-native-2-loops,redis-server,node:net,
+//                                                 rxloop-native-echo,c-epoll-echo]
 //                          [--no-suite] [--no-write] [--results FILE]
 //
 // Each server runs alone on CPU 0 (taskset), redis-benchmark on CPU 1. Every round starts each
@@ -16,8 +17,9 @@
 // does. The targets are judged on the default key, as redis-benchmark runs by default; the
 // random keys show what a keyspace larger than the CPU's caches costs. Medians over rounds. Then
 // (unless --no-suite) redis-benchmark's whole default suite runs once against rxloop native, and
-// any error fails the run. The tables are printed and written into bench/RESULTS.md between
-// <!-- redis:begin --> and <!-- redis:end -->.
+// any error fails the run. Two echo servers (floors, unpipelined only) show what a request costs
+// rxloop's native loop, and a plain C epoll loop, when the handler does nothing. The tables are
+// printed and written into bench/RESULTS.md between <!-- redis:begin --> and <!-- redis:end -->.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const h = require('./support/harness');
@@ -77,7 +79,15 @@ const SERVERS = [
     argv: (port) => [process.execPath, path.join(h.ROOT, 'bench', 'servers', 'net-redis.js'), '--port', port, '--host', h.HOST],
     shown: `node bench/servers/net-redis.js --port P --host ${h.HOST}`,
   },
+  // Floors, unpipelined only: echo servers (redis-benchmark reads an echoed command as an array
+  // reply) show what a request costs rxloop's native loop, and a plain C epoll loop, with no work in it.
+  ...['rxloop native', 'C epoll'].map((echo) => ({
+    ...h.SERVERS.find((s) => s.name === echo),
+    name: `${echo} echo`,
+    unpipelinedOnly: true,
+  })),
 ];
+const measures = (server, w) => !(server.unpipelinedOnly && w.pipeline > 1);
 
 // Targets from issue 4.
 const CPU_TARGET = { over: 'redis-server', max: 1.15 }; // unpipelined CPU per request, rxloop native / redis-server
@@ -87,7 +97,8 @@ const THROUGHPUT_TARGETS = [
 ];
 
 async function startServer(server) {
-  return h.startPinged(server.name, server.argv);
+  // An echo server answers PING with PING, so it is ready once it prints its "listening" line.
+  return server.unpipelinedOnly ? h.startServer(server) : h.startPinged(server.name, server.argv);
 }
 
 const benchmarkArgs = (w) => ['-c', CLIENTS, '-n', w.requests, ...(w.keys ? ['-r', w.keys] : []), '-P', w.pipeline, '-t', w.test];
@@ -97,13 +108,13 @@ async function runServer(server) {
   try {
     srv = await startServer(server);
   } catch (err) {
-    return WORKLOADS.map(() => ({ failed: true, error: `did not start: ${err.message}` }));
+    return WORKLOADS.filter((w) => measures(server, w)).map(() => ({ failed: true, error: `did not start: ${err.message}` }));
   }
   const results = [];
   try {
     const warmup = await h.redisBenchmark(srv.port, ['-c', CLIENTS, '-n', WARMUP_REQUESTS, '-P', 32, '-t', 'set,get'], 120000);
     if (warmup.failed) h.log(`${server.name}: warm-up failed: ${warmup.error}`);
-    for (const w of WORKLOADS) {
+    for (const w of WORKLOADS.filter((w) => measures(server, w))) {
       const m = await h.measureRedisBenchmark(srv.port, benchmarkArgs(w), [srv.pid]);
       results.push({ ...m, cpuPerRequest: m.cpuPerRequest[0], serverCpu: m.cpuPercent[0] });
     }
@@ -141,7 +152,7 @@ function report(servers, table) {
   lines.push('| workload | server | requests/s (median) | requests/s per round | p50 ms | server CPU µs/request | server CPU |');
   lines.push('|---|---|---:|---|---:|---:|---:|');
   for (const w of WORKLOADS) {
-    for (const s of servers) {
+    for (const s of servers.filter((s) => measures(s, w))) {
       const r = table.get(w).get(s.name);
       const perRound = r.runs.map((x) => (x.failed ? 'failed' : h.fmtK(x.rps))).join(', ');
       lines.push(`| ${label(w)} | ${s.name} | ${h.fmtInt(r.rps)} | ${perRound} | ${h.fmtNum(r.p50, 3)} | ${h.fmtNum(r.cpuPerRequest, 2)} | ${h.fmtNum(r.serverCpu, 0)}% |`);
@@ -161,17 +172,24 @@ function report(servers, table) {
     });
     lines.push(`| ${label(w)} | ${cells.join(' | ')} |`);
   }
+  const floors = servers.filter((s) => s.unpipelinedOnly);
+  if (floors.length > 0 && servers.some((s) => s.name === CPU_TARGET.over)) {
+    lines.push('');
+    lines.push(`The floors, CPU time per request over ${CPU_TARGET.over}'s: ` + floors.map((f) => `${f.name} ` +
+      pipelinedOrNot(false).map((w) => `${fmtRatio(ratio(table.get(w).get(f.name), table.get(w).get(CPU_TARGET.over), 'cpuPerRequest'))} ${w.test.toUpperCase()}`).join(', ')).join('; ') + '.');
+  }
   lines.push('');
   lines.push('32-deep: requests/s, rxloop native over each (higher is better; the targets are for the default key):');
   lines.push('');
-  lines.push(`| workload | ${others.map((s) => {
+  const pipelinedOthers = others.filter((s) => !s.unpipelinedOnly);
+  lines.push(`| workload | ${pipelinedOthers.map((s) => {
     const target = THROUGHPUT_TARGETS.find((t) => t.over === s.name);
     return `÷ ${s.name}${target ? ` (target ≥ ${target.min}×)` : ''}`;
   }).join(' | ')} |`);
-  lines.push(`|---|${others.map(() => '---|').join('')}`);
+  lines.push(`|---|${pipelinedOthers.map(() => '---|').join('')}`);
   for (const w of pipelinedOrNot(true)) {
     const row = table.get(w);
-    const cells = others.map((s) => {
+    const cells = pipelinedOthers.map((s) => {
       const r = ratio(row.get('rxloop native'), row.get(s.name), 'rps');
       const target = THROUGHPUT_TARGETS.find((t) => t.over === s.name);
       return target && !w.keys ? mark(r, (v) => v >= target.min) : fmtRatio(r);
@@ -183,7 +201,8 @@ function report(servers, table) {
 
 async function main() {
   const servers = h.selectByName(SERVERS, opt.only);
-  const table = new Map(WORKLOADS.map((w) => [w, new Map(servers.map((s) => [s.name, []]))]));
+  if (servers.some((s) => s.name === 'C epoll echo')) h.buildTools(['echo_server']);
+  const table = new Map(WORKLOADS.map((w) => [w, new Map(servers.filter((s) => measures(s, w)).map((s) => [s.name, []]))]));
   const notes = new Set();
   for (let round = 0; round < rounds; round++) {
     // Alternate: round k starts with server k, so no server always runs first or last.
@@ -191,7 +210,7 @@ async function main() {
     for (const server of order) {
       const results = await runServer(server);
       if (results.note) notes.add(results.note);
-      WORKLOADS.forEach((w, i) => {
+      WORKLOADS.filter((w) => measures(server, w)).forEach((w, i) => {
         const r = results[i];
         table.get(w).get(server.name).push(r);
         if (r.failed) notes.add(`${server.name}, ${label(w)}, round ${round + 1}: failed: ${r.error}`);
