@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { AddressError } from './errors';
 
 export type Scheme = 'tcp' | 'unix' | 'udp';

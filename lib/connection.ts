@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { Observable, OperatorFunction, Subject, Subscriber } from 'rxjs';
 
 import type { SocketAddress } from './address';

@@ -1,8 +1,10 @@
+import { Buffer } from 'node:buffer';
+
 import { map, type OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
 import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
-import { view, viewAt } from './internal/buffer-view';
+import { bufferOf, view, viewAt } from './internal/buffer-view';
 
 export interface DelimitedOptions {
   /** The most bytes a frame may have, not counting its delimiter. Default 64 KiB. */
@@ -159,7 +161,7 @@ class DelimitedDecoder extends DelimiterSearch implements StreamDecoder<Buffer> 
   private emitFrames(chunk: Buffer, start: number, emit: (frame: Buffer) => void): void {
     const { maxLength } = this;
     const step = this.delimiter.length;
-    const memory = chunk.buffer;
+    const memory = bufferOf(chunk);
     const base = chunk.byteOffset;
     for (let found = this.indexIn(chunk, start); found >= 0; found = this.indexIn(chunk, start)) {
       if (found - start > maxLength) this.tooLong(this.chunkOffset + start);

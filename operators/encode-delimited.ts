@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { map, type OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
 

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { RespReplyError } from './errors';
 import { isInt64, type RespProtocol, type RespTagged, type RespValue } from './resp';
 

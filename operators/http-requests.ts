@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import type { OperatorFunction } from 'rxjs';
 
 import { HttpRequestError, type HttpRequestErrorCode } from './http-error';

@@ -1,10 +1,12 @@
+import { Buffer } from 'node:buffer';
+
 import type { OperatorFunction } from 'rxjs';
 import { FramingError, RespProtocolError, RespReplyError, type RespProtocolErrorCode } from './errors';
 import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
 import { HeldLine } from './internal/held-line';
 import { PendingBytes } from './internal/pending-bytes';
 import type { RespReply } from './resp';
-import { copyBytes, view, viewAt } from './internal/buffer-view';
+import { bufferOf, copyBytes, view, viewAt } from './internal/buffer-view';
 
 export interface RespRepliesOptions {
   /**
@@ -360,7 +362,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   private viewOf(chunk: Buffer, start: number, length: number): Buffer {
     if (this.memoryChunk !== chunk) {
       this.memoryChunk = chunk;
-      this.memory = chunk.buffer;
+      this.memory = bufferOf(chunk);
       this.memoryOffset = chunk.byteOffset;
     }
     return viewAt(this.memory, this.memoryOffset + start, length);

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { RespReplyError } from './errors';
 
 /** RESP version of a connection: 2 is the default, 3 after a client's `HELLO 3`. */

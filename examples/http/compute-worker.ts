@@ -1,4 +1,5 @@
 // The http example's CPU work, run in Piscina worker threads so that the loop never waits for it.
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 
 import { type Answering, textResponse } from './responses';

@@ -1,5 +1,6 @@
 // HTTP/1.1 responses of the http example, built whole (head and body in one Buffer or string) so
 // that one write carries each. Used on the loop and in the compute workers.
+import { Buffer } from 'node:buffer';
 
 const REASONS: Record<number, string> = {
   200: 'OK',

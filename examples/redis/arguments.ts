@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { invalidExpireTime, NOT_AN_INTEGER, NOT_A_FLOAT, NOT_POSITIVE } from './replies';
 
 // Reading command arguments as redis-server does: integers as its string2ll, doubles as its

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { resp, type RespValue } from '../../operators';
 import { arityError, unknownSubcommand } from './replies';
 import type { ClientSession } from './session';

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { resp, type RespProtocol, type RespReplyError, type RespValue } from '../../operators';
 
 // Replies and error replies used by many commands, made once: an error value captures a stack

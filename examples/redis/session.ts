@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import type { SocketAddress } from '../../lib';
 import { encodeReplies, RespReplyError, type RespProtocol, type RespValue } from '../../operators';
 import type { Keyspace } from './keyspace';

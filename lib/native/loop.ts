@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { getSystemErrorMap } from 'node:util';
 
 import { type ListenAddress, SocketAddress } from '../address';

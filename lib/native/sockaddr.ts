@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { SocketAddress } from '../address';
 
 const FAMILY_IPV4 = 4;

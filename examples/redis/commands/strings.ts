@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 import { resp, type RespValue } from '../../../operators';
 import { addInt64, copyOf, deadlineArgument, isOption, keyOf, optionFlags, parseInt64 } from '../arguments';
 import { commandGroup, ALL_KEYS, ONE_KEY } from '../command';
