@@ -88,9 +88,9 @@ describe('offload', function () {
 
   it('cancels its tasks when unsubscribed', async () => {
     // concurrency 6 on 4 threads: 4 tasks run, 2 wait in Piscina's queue, 4 more wait here.
-    // A pool of its own: in the shared one, the previous test's cancellation leaves a replacement
-    // thread starting, and then only 3 stopped threads were seen (1 run in 4 on Node 26; cause in
-    // Piscina not found).
+    // A pool of its own: in the shared one, the previous test's cancellation can leave a replacement
+    // thread starting, and Piscina's queueSize counts a starting thread as holding a task, so
+    // queueSize === 2 would already hold with 3 tasks running (and 3 stopped threads to see).
     const pool = new Piscina({ filename: WORKER, minThreads: 4, maxThreads: 4 });
     const input = new Subject<number>();
     const results: number[] = [];
