@@ -84,10 +84,11 @@ const SERVERS = [
   ...['rxloop native', 'C epoll'].map((echo) => ({
     ...h.SERVERS.find((s) => s.name === echo),
     name: `${echo} echo`,
-    unpipelinedOnly: true,
+    floor: true,
   })),
 ];
-const measures = (server, w) => !(server.unpipelinedOnly && w.pipeline > 1);
+/** The workloads a server is measured on, in order: a floor only unpipelined. */
+const workloadsFor = (server) => WORKLOADS.filter((w) => !(server.floor && w.pipeline > 1));
 
 // Targets from issue 4.
 const CPU_TARGET = { over: 'redis-server', max: 1.15 }; // unpipelined CPU per request, rxloop native / redis-server
@@ -97,8 +98,8 @@ const THROUGHPUT_TARGETS = [
 ];
 
 async function startServer(server) {
-  // An echo server answers PING with PING, so it is ready once it prints its "listening" line.
-  return server.unpipelinedOnly ? h.startServer(server) : h.startPinged(server.name, server.argv);
+  // A floor is an echo server: it answers PING with PING, so it is ready once it prints its "listening" line.
+  return server.floor ? h.startServer(server) : h.startPinged(server.name, server.argv);
 }
 
 const benchmarkArgs = (w) => ['-c', CLIENTS, '-n', w.requests, ...(w.keys ? ['-r', w.keys] : []), '-P', w.pipeline, '-t', w.test];
@@ -108,13 +109,13 @@ async function runServer(server) {
   try {
     srv = await startServer(server);
   } catch (err) {
-    return WORKLOADS.filter((w) => measures(server, w)).map(() => ({ failed: true, error: `did not start: ${err.message}` }));
+    return workloadsFor(server).map(() => ({ failed: true, error: `did not start: ${err.message}` }));
   }
   const results = [];
   try {
     const warmup = await h.redisBenchmark(srv.port, ['-c', CLIENTS, '-n', WARMUP_REQUESTS, '-P', 32, '-t', 'set,get'], 120000);
     if (warmup.failed) h.log(`${server.name}: warm-up failed: ${warmup.error}`);
-    for (const w of WORKLOADS.filter((w) => measures(server, w))) {
+    for (const w of workloadsFor(server)) {
       const m = await h.measureRedisBenchmark(srv.port, benchmarkArgs(w), [srv.pid]);
       results.push({ ...m, cpuPerRequest: m.cpuPerRequest[0], serverCpu: m.cpuPercent[0] });
     }
@@ -152,7 +153,7 @@ function report(servers, table) {
   lines.push('| workload | server | requests/s (median) | requests/s per round | p50 ms | server CPU µs/request | server CPU |');
   lines.push('|---|---|---:|---|---:|---:|---:|');
   for (const w of WORKLOADS) {
-    for (const s of servers.filter((s) => measures(s, w))) {
+    for (const s of servers.filter((s) => workloadsFor(s).includes(w))) {
       const r = table.get(w).get(s.name);
       const perRound = r.runs.map((x) => (x.failed ? 'failed' : h.fmtK(x.rps))).join(', ');
       lines.push(`| ${label(w)} | ${s.name} | ${h.fmtInt(r.rps)} | ${perRound} | ${h.fmtNum(r.p50, 3)} | ${h.fmtNum(r.cpuPerRequest, 2)} | ${h.fmtNum(r.serverCpu, 0)}% |`);
@@ -172,7 +173,7 @@ function report(servers, table) {
     });
     lines.push(`| ${label(w)} | ${cells.join(' | ')} |`);
   }
-  const floors = servers.filter((s) => s.unpipelinedOnly);
+  const floors = servers.filter((s) => s.floor);
   if (floors.length > 0 && servers.some((s) => s.name === CPU_TARGET.over)) {
     lines.push('');
     lines.push(`The floors, CPU time per request over ${CPU_TARGET.over}'s: ` + floors.map((f) => `${f.name} ` +
@@ -181,7 +182,7 @@ function report(servers, table) {
   lines.push('');
   lines.push('32-deep: requests/s, rxloop native over each (higher is better; the targets are for the default key):');
   lines.push('');
-  const pipelinedOthers = others.filter((s) => !s.unpipelinedOnly);
+  const pipelinedOthers = others.filter((s) => !s.floor);
   lines.push(`| workload | ${pipelinedOthers.map((s) => {
     const target = THROUGHPUT_TARGETS.find((t) => t.over === s.name);
     return `÷ ${s.name}${target ? ` (target ≥ ${target.min}×)` : ''}`;
@@ -202,7 +203,7 @@ function report(servers, table) {
 async function main() {
   const servers = h.selectByName(SERVERS, opt.only);
   if (servers.some((s) => s.name === 'C epoll echo')) h.buildTools(['echo_server']);
-  const table = new Map(WORKLOADS.map((w) => [w, new Map(servers.filter((s) => measures(s, w)).map((s) => [s.name, []]))]));
+  const table = new Map(WORKLOADS.map((w) => [w, new Map(servers.filter((s) => workloadsFor(s).includes(w)).map((s) => [s.name, []]))]));
   const notes = new Set();
   for (let round = 0; round < rounds; round++) {
     // Alternate: round k starts with server k, so no server always runs first or last.
@@ -210,7 +211,7 @@ async function main() {
     for (const server of order) {
       const results = await runServer(server);
       if (results.note) notes.add(results.note);
-      WORKLOADS.filter((w) => measures(server, w)).forEach((w, i) => {
+      workloadsFor(server).forEach((w, i) => {
         const r = results[i];
         table.get(w).get(server.name).push(r);
         if (r.failed) notes.add(`${server.name}, ${label(w)}, round ${round + 1}: failed: ${r.error}`);
