@@ -203,8 +203,8 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
    * Reads arguments of the command in `args` (`filled` read, `remaining` to read) from `position`
    * for as long as each is a `$` line with a plain decimal length within the limits, followed by
    * its payload and the two bytes after it, all in `chunk`: as views of the chunk. Emits the
-   * command once complete; otherwise keeps it, for the general path to read the next argument.
-   * Returns where it stopped.
+   * command once complete; otherwise keeps it, for the general path to read the next argument,
+   * and holds the payload if it is that argument's that the chunk cuts. Returns where it stopped.
    */
   private readArguments(
     chunk: Buffer,
@@ -218,6 +218,9 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   ): number {
     const end = chunk.length;
     const { maxBulkLength, maxInlineLength } = this;
+    // Where the payload that the chunk cuts begins, when its `$` line was read whole here.
+    let cutPayload = -1;
+    let cutLength = 0;
     for (; remaining > 0; remaining--) {
       // As in parseWholeCommand, no byte is read past the end of the chunk.
       if (position + 3 >= end || chunk[position] !== DOLLAR) break;
@@ -234,7 +237,13 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       if (cr >= end || chunk[cr] !== CR || length > maxBulkLength || cr - position > maxInlineLength) break;
       const payloadStart = cr + 2;
       const next = payloadStart + length + 2;
-      if (next > end) break;
+      if (next > end) {
+        if (payloadStart <= end) {
+          cutPayload = payloadStart;
+          cutLength = length;
+        }
+        break;
+      }
       args[filled++] = viewAt(memory, base + payloadStart, length);
       position = next;
     }
@@ -247,6 +256,12 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       this.args = args;
       this.filled = filled;
       this.remaining = remaining;
+      if (cutPayload >= 0) {
+        // Held from here: the general path would read the `$` line again to reach the same place.
+        this.bulkLength = cutLength;
+        this.holdPayload(chunk, memory, base, cutPayload);
+        return end;
+      }
     }
     return position;
   }
