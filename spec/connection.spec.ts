@@ -15,16 +15,9 @@ import {
   pattern,
   readBytes,
   readToEnd,
+  seededRandom,
   startServer,
 } from './support/helpers';
-
-function seededRandom(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    return x / 0x7fffffff;
-  };
-}
 
 for (const backend of BACKENDS) {
   describe(`Connection (${backend} backend)`, function () {

@@ -6,17 +6,9 @@ import { Subject, from, lastValueFrom, map, tap, toArray } from 'rxjs';
 
 import type { Connection } from '../lib';
 import { lines, offload } from '../operators';
-import { BACKENDS, closed, connect, delay, eventually, startServer } from './support/helpers';
+import { BACKENDS, closed, connect, delay, eventually, seededRandom, startServer } from './support/helpers';
 
 const WORKER = join(__dirname, 'support', 'offload-worker.js');
-
-function seededRandom(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    return x / 0x7fffffff;
-  };
-}
 
 describe('offload', function () {
   this.timeout(20_000);

@@ -119,6 +119,19 @@ export async function echoThrough(socket: net.Socket, total: number, slowReader:
   if (received !== total) throw new Error(`received ${received} bytes of ${total}`);
 }
 
+/**
+ * Deterministic numbers in [0, 1): a 32-bit LCG, multiplied with Math.imul. (A plain `*` of two
+ * such numbers passes 2^53 and loses the low bits, and the sequence falls into a cycle of a few
+ * thousand values.)
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
 /** A deterministic byte pattern, so corruption, loss and duplication all show. */
 export function pattern(length: number, seed = 1): Buffer {
   const bytes = Buffer.allocUnsafe(length);
