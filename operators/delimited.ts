@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 
 import { map, type OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
-import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { decoderOperator, type FrameSink, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
 import { bufferOf, view, viewAt } from './internal/buffer-view';
 
@@ -146,26 +146,26 @@ class DelimitedDecoder extends DelimiterSearch implements StreamDecoder<Buffer> 
     return this.pending.byteAt(this.pending.length - 1 - back);
   }
 
-  write(chunk: Buffer, emit: (frame: Buffer) => void): void {
+  write(chunk: Buffer, output: FrameSink<Buffer>): void {
     let start = 0;
     if (this.pending.length > 0) {
-      start = this.finishPendingFrame(chunk, emit);
+      start = this.finishPendingFrame(chunk, output);
     }
     if (start >= 0) {
-      this.emitFrames(chunk, start, emit);
+      this.emitFrames(chunk, start, output);
     }
     this.chunkOffset += chunk.length;
   }
 
   /** The common case: frames wholly inside `chunk`. */
-  private emitFrames(chunk: Buffer, start: number, emit: (frame: Buffer) => void): void {
+  private emitFrames(chunk: Buffer, start: number, output: FrameSink<Buffer>): void {
     const { maxLength } = this;
     const step = this.delimiter.length;
     const memory = bufferOf(chunk);
     const base = chunk.byteOffset;
     for (let found = this.indexIn(chunk, start); found >= 0; found = this.indexIn(chunk, start)) {
       if (found - start > maxLength) this.tooLong(this.chunkOffset + start);
-      emit(viewAt(memory, base + start, found - start));
+      output.next(viewAt(memory, base + start, found - start));
       start = found + step;
     }
     if (start < chunk.length) {
@@ -178,13 +178,13 @@ class DelimitedDecoder extends DelimiterSearch implements StreamDecoder<Buffer> 
    * Completes the frame begun in earlier chunks, if `chunk` ends it; returns where the next frame
    * starts in `chunk`, or -1 when all of `chunk` went into the pending frame.
    */
-  private finishPendingFrame(chunk: Buffer, emit: (frame: Buffer) => void): number {
+  private finishPendingFrame(chunk: Buffer, output: FrameSink<Buffer>): number {
     const { pending } = this;
     const step = this.delimiter.length;
     const frameOffset = this.chunkOffset - pending.length;
     const held = step > 1 ? this.straddlingDelimiter(chunk) : 0;
     if (held > 0) {
-      this.emitPending(pending.length - held, frameOffset, chunk, emit);
+      this.emitPending(pending.length - held, frameOffset, chunk, output);
       return step - held;
     }
     const found = this.indexIn(chunk, 0);
@@ -193,13 +193,13 @@ class DelimitedDecoder extends DelimiterSearch implements StreamDecoder<Buffer> 
       pending.append(chunk);
       return -1;
     }
-    this.emitPending(pending.length + found, frameOffset, chunk, emit);
+    this.emitPending(pending.length + found, frameOffset, chunk, output);
     return found + step;
   }
 
-  private emitPending(frameLength: number, frameOffset: number, chunk: Buffer, emit: (frame: Buffer) => void): void {
+  private emitPending(frameLength: number, frameOffset: number, chunk: Buffer, output: FrameSink<Buffer>): void {
     if (frameLength > this.maxLength) this.tooLong(frameOffset);
-    emit(this.pending.take(frameLength, chunk));
+    output.next(this.pending.take(frameLength, chunk));
   }
 }
 
@@ -244,7 +244,7 @@ class TextDelimitedDecoder extends DelimiterSearch implements StreamDecoder<stri
     return pendingText.charCodeAt(pendingText.length - 1 - (back - pendingBytes.length));
   }
 
-  write(chunk: Buffer, emit: (frame: string) => void): void {
+  write(chunk: Buffer, output: FrameSink<string>): void {
     const { length } = chunk;
     if (length === 0) return;
     const text = this.codec.decode(chunk, 0, length);
@@ -253,21 +253,21 @@ class TextDelimitedDecoder extends DelimiterSearch implements StreamDecoder<stri
     let start = 0;
     let textStart = 0;
     if (this.pendingLength > 0) {
-      start = this.finishPendingFrame(chunk, text, sameIndex, emit);
+      start = this.finishPendingFrame(chunk, text, sameIndex, output);
       textStart = this.textStart;
     }
-    if (start >= 0) this.emitFrames(chunk, text, sameIndex, start, textStart, emit);
+    if (start >= 0) this.emitFrames(chunk, text, sameIndex, start, textStart, output);
     this.chunkOffset += length;
   }
 
-  private emitFrames(chunk: Buffer, text: string, sameIndex: boolean, start: number, textStart: number, emit: (frame: string) => void): void {
+  private emitFrames(chunk: Buffer, text: string, sameIndex: boolean, start: number, textStart: number, output: FrameSink<string>): void {
     const { delimiterText } = this.codec;
     const { maxLength } = this;
     const step = delimiterText.length;
     for (let textFound = text.indexOf(delimiterText, textStart); textFound >= 0; textFound = text.indexOf(delimiterText, textStart)) {
       const found = sameIndex ? textFound : this.indexIn(chunk, start);
       if (found - start > maxLength) this.tooLong(this.chunkOffset + start);
-      emit(text.slice(textStart, textFound));
+      output.next(text.slice(textStart, textFound));
       start = found + step;
       textStart = textFound + step;
     }
@@ -275,7 +275,7 @@ class TextDelimitedDecoder extends DelimiterSearch implements StreamDecoder<stri
   }
 
   /** Completes the held frame if `chunk` ends it, as DelimitedDecoder's does; also sets textStart. */
-  private finishPendingFrame(chunk: Buffer, text: string, sameIndex: boolean, emit: (frame: string) => void): number {
+  private finishPendingFrame(chunk: Buffer, text: string, sameIndex: boolean, output: FrameSink<string>): number {
     const step = this.delimiter.length;
     const held = step > 1 ? this.straddlingDelimiter(chunk) : 0;
     if (held > 0) {
@@ -285,7 +285,7 @@ class TextDelimitedDecoder extends DelimiterSearch implements StreamDecoder<stri
       const keptBytes = pendingBytes.length - held;
       const frame = keptBytes >= 0 ? pendingText + this.decodeWhole(pendingBytes.take(keptBytes)) : pendingText.slice(0, pendingText.length + keptBytes);
       this.clearPending();
-      emit(frame);
+      output.next(frame);
       // The rest of the delimiter starts the chunk, ASCII too.
       this.textStart = step - held;
       return step - held;
@@ -302,7 +302,7 @@ class TextDelimitedDecoder extends DelimiterSearch implements StreamDecoder<stri
     const rest = pendingBytes.length === 0 ? text.slice(0, textFound) : this.decodeWhole(pendingBytes.take(pendingBytes.length + found, chunk));
     const frame = this.pendingText + rest;
     this.clearPending();
-    emit(frame);
+    output.next(frame);
     this.textStart = textFound + step;
     return found + step;
   }

@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
-import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { decoderOperator, type FrameSink, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
 import { view } from './internal/buffer-view';
 
@@ -19,7 +19,7 @@ class FixedDecoder implements StreamDecoder<Buffer> {
 
   constructor(private readonly size: number) {}
 
-  write(chunk: Buffer, emit: (frame: Buffer) => void): void {
+  write(chunk: Buffer, output: FrameSink<Buffer>): void {
     const { size, pending } = this;
     let start = 0;
     if (pending.length > 0) {
@@ -29,10 +29,10 @@ class FixedDecoder implements StreamDecoder<Buffer> {
         this.chunkOffset += chunk.length;
         return;
       }
-      emit(pending.take(size, chunk));
+      output.next(pending.take(size, chunk));
       start = missing;
     }
-    for (; chunk.length - start >= size; start += size) emit(view(chunk, start, start + size));
+    for (; chunk.length - start >= size; start += size) output.next(view(chunk, start, start + size));
     pending.append(chunk.subarray(start));
     this.chunkOffset += chunk.length;
   }

@@ -4,7 +4,7 @@ import type { OperatorFunction } from 'rxjs';
 
 import { HttpRequestError, type HttpRequestErrorCode } from './http-error';
 import { view } from './internal/buffer-view';
-import { type StreamDecoder, decoderOperator } from './internal/decoder-operator';
+import { type FrameSink, type StreamDecoder, decoderOperator } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
 
 export interface HttpRequestsOptions {
@@ -170,21 +170,21 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     this.maxBodyLength = options.maxBodyLength ?? 1024 * 1024;
   }
 
-  write(chunk: Buffer, emit: (request: HttpRequest) => void): void {
+  write(chunk: Buffer, output: FrameSink<HttpRequest>): void {
     let pos = 0;
     while (pos < chunk.length) {
       switch (this.state) {
         case HEAD:
-          pos = this.readHead(chunk, pos, emit);
+          pos = this.readHead(chunk, pos, output);
           break;
         case FIXED_BODY:
-          pos = this.readFixedBody(chunk, pos, emit);
+          pos = this.readFixedBody(chunk, pos, output);
           break;
         case CHUNK_DATA:
           pos = this.readChunkData(chunk, pos);
           break;
         default:
-          pos = this.readChunkedLine(chunk, pos, emit);
+          pos = this.readChunkedLine(chunk, pos, output);
       }
     }
     this.consumed += chunk.length;
@@ -204,7 +204,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     return new HttpRequestError(code, message, offset, limit);
   }
 
-  private readHead(chunk: Buffer, pos: number, emit: (request: HttpRequest) => void): number {
+  private readHead(chunk: Buffer, pos: number, output: FrameSink<HttpRequest>): number {
     const length = chunk.length;
     const pending = this.pending;
     if (pending.length === 0) {
@@ -274,11 +274,11 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     }
     const contentLength = this.contentLength;
     if (contentLength <= 0) {
-      this.emitRequest(EMPTY, emit);
+      this.emitRequest(EMPTY, output);
       return end;
     }
     if (length - end >= contentLength) {
-      this.emitRequest(view(chunk, end, end + contentLength), emit);
+      this.emitRequest(view(chunk, end, end + contentLength), output);
       return end + contentLength;
     }
     this.state = FIXED_BODY;
@@ -387,12 +387,12 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     this.version = version;
   }
 
-  private emitRequest(body: Buffer, emit: (request: HttpRequest) => void): void {
+  private emitRequest(body: Buffer, output: FrameSink<HttpRequest>): void {
     this.state = HEAD;
-    emit(new ParsedRequest(this.method, this.target, this.version, this.headers, body, this.keepAlive));
+    output.next(new ParsedRequest(this.method, this.target, this.version, this.headers, body, this.keepAlive));
   }
 
-  private readFixedBody(chunk: Buffer, pos: number, emit: (request: HttpRequest) => void): number {
+  private readFixedBody(chunk: Buffer, pos: number, output: FrameSink<HttpRequest>): number {
     const available = chunk.length - pos;
     if (available < this.remaining) {
       this.pending.append(pos === 0 ? chunk : view(chunk, pos, chunk.length));
@@ -400,7 +400,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
       return chunk.length;
     }
     const end = pos + this.remaining;
-    this.emitRequest(this.pending.take(this.contentLength, view(chunk, pos, end)), emit);
+    this.emitRequest(this.pending.take(this.contentLength, view(chunk, pos, end)), output);
     return end;
   }
 
@@ -413,7 +413,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
   }
 
   /** A chunk-size line, the line end after chunk data, or a trailer line. */
-  private readChunkedLine(chunk: Buffer, pos: number, emit: (request: HttpRequest) => void): number {
+  private readChunkedLine(chunk: Buffer, pos: number, output: FrameSink<HttpRequest>): number {
     const lineFeed = chunk.indexOf(LF, pos);
     if (lineFeed < 0) {
       // Checked before the bytes are held, so an endless line is never held past the limit.
@@ -434,7 +434,7 @@ class HttpRequestDecoder implements StreamDecoder<HttpRequest> {
     } else if (this.lineEnd === this.lineStart) {
       const chunks = this.chunks;
       this.chunks = [];
-      this.emitRequest(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.bodyLength), emit);
+      this.emitRequest(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.bodyLength), output);
     } else {
       const line = this.lineBuffer;
       const colon = line.indexOf(COLON, this.lineStart);

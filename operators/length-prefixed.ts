@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
-import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { decoderOperator, type FrameSink, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
 import { view } from './internal/buffer-view';
 
@@ -58,10 +58,10 @@ class LengthPrefixedDecoder implements StreamDecoder<Buffer> {
 
   constructor(private readonly prefix: LengthPrefix) {}
 
-  write(chunk: Buffer, emit: (frame: Buffer) => void): void {
+  write(chunk: Buffer, output: FrameSink<Buffer>): void {
     let start = 0;
-    if (this.pending.length > 0 || this.payloadLength >= 0) start = this.finishPendingFrame(chunk, emit);
-    if (start >= 0) this.emitFrames(chunk, start, emit);
+    if (this.pending.length > 0 || this.payloadLength >= 0) start = this.finishPendingFrame(chunk, output);
+    if (start >= 0) this.emitFrames(chunk, start, output);
     this.chunkOffset += chunk.length;
   }
 
@@ -71,7 +71,7 @@ class LengthPrefixedDecoder implements StreamDecoder<Buffer> {
     }
   }
 
-  private emitFrames(chunk: Buffer, start: number, emit: (frame: Buffer) => void): void {
+  private emitFrames(chunk: Buffer, start: number, output: FrameSink<Buffer>): void {
     const headerSize = this.prefix.bytes;
     while (chunk.length - start >= headerSize) {
       const length = this.readPayloadLength(chunk, start, this.chunkOffset + start);
@@ -81,14 +81,14 @@ class LengthPrefixedDecoder implements StreamDecoder<Buffer> {
         this.pending.append(chunk.subarray(payloadStart));
         return;
       }
-      emit(view(chunk, payloadStart, payloadStart + length));
+      output.next(view(chunk, payloadStart, payloadStart + length));
       start = payloadStart + length;
     }
     this.pending.append(chunk.subarray(start));
   }
 
   /** Completes the header and/or payload begun in earlier chunks; returns where the next frame starts, or -1. */
-  private finishPendingFrame(chunk: Buffer, emit: (frame: Buffer) => void): number {
+  private finishPendingFrame(chunk: Buffer, output: FrameSink<Buffer>): number {
     const { pending } = this;
     let start = 0;
     if (this.payloadLength < 0) {
@@ -109,7 +109,7 @@ class LengthPrefixedDecoder implements StreamDecoder<Buffer> {
     }
     const payload = pending.length === 0 ? view(chunk, start, start + missing) : pending.take(this.payloadLength, chunk.subarray(start));
     this.payloadLength = -1;
-    emit(payload);
+    output.next(payload);
     return start + missing;
   }
 

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { decoderOperator, type FrameSink, type StreamDecoder } from './internal/decoder-operator';
 import { commandLimits, RespCommandParser, type RespCommandLimits } from './internal/resp-command-parser';
 
 /**
@@ -15,21 +15,23 @@ export function respCommandBatches(options: RespCommandLimits = {}): OperatorFun
 
 class BatchingDecoder implements StreamDecoder<Buffer[][]> {
   private batch: Buffer[][] = [];
-  /** Made once rather than per chunk: the parser's callback for each command. */
-  private readonly collect = (command: Buffer[]): void => {
-    this.batch.push(command);
+  /** Made once rather than per chunk: where the parser puts each command. */
+  private readonly collect: FrameSink<Buffer[]> = {
+    next: (command) => {
+      this.batch.push(command);
+    },
   };
 
   constructor(private readonly parser: RespCommandParser) {}
 
-  write(chunk: Buffer, emit: (batch: Buffer[][]) => void): void {
+  write(chunk: Buffer, output: FrameSink<Buffer[][]>): void {
     try {
       this.parser.write(chunk, this.collect);
     } finally {
       const batch = this.batch;
       if (batch.length > 0) {
         this.batch = [];
-        emit(batch);
+        output.next(batch);
       }
     }
   }

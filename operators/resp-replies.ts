@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 
 import type { OperatorFunction } from 'rxjs';
 import { FramingError, RespProtocolError, RespReplyError, type RespProtocolErrorCode } from './errors';
-import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { decoderOperator, type FrameSink, type StreamDecoder } from './internal/decoder-operator';
 import { HeldLine } from './internal/held-line';
 import { PendingBytes } from './internal/pending-bytes';
 import type { RespReply } from './resp';
@@ -174,12 +174,12 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     this.slicedEncoding = slicedEncoding(encoding);
   }
 
-  write(chunk: Buffer, emit: (reply: RespReply) => void): void {
+  write(chunk: Buffer, output: FrameSink<RespReply>): void {
     if (chunk.length === 0) return;
     let position = 0;
     this.text = undefined;
-    if (this.pending.length > 0 || this.line.length > 0 || this.payloadReceived > 0) position = this.finishPending(chunk, emit);
-    if (position >= 0) this.parse(chunk, position, emit);
+    if (this.pending.length > 0 || this.line.length > 0 || this.payloadReceived > 0) position = this.finishPending(chunk, output);
+    if (position >= 0) this.parse(chunk, position, output);
     this.text = undefined;
     this.memoryChunk = undefined;
     this.memory = EMPTY_MEMORY;
@@ -198,7 +198,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     return this.pending.length + this.line.length + this.payload.length;
   }
 
-  private parse(chunk: Buffer, position: number, emit: (reply: RespReply) => void): void {
+  private parse(chunk: Buffer, position: number, output: FrameSink<RespReply>): void {
     const end = chunk.length;
     const { maxLineLength } = this.limits;
     while (position < end) {
@@ -212,17 +212,17 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         this.bulkLength = -1;
         const value = this.payloadValue(chunk, position, payloadEnd, this.chunkOffset + position);
         position = payloadEnd + 2;
-        this.deliver(value, emit);
+        this.deliver(value, output);
         continue;
       }
       // The common replies, each read in one pass; -1 leaves the reply to the general path below,
       // which reads it again from its start (it is incomplete, over a limit, unusual or wrong).
       const type = chunk[position]!;
       let next = -1;
-      if (type === BULK_STRING) next = this.readWholeBulkString(chunk, position, emit);
-      else if (type === ARRAY) next = this.readArray(chunk, position, emit);
-      else if (type === SIMPLE_STRING) next = this.readSimpleString(chunk, position, emit);
-      else if (type === INTEGER) next = this.readSmallInteger(chunk, position, emit);
+      if (type === BULK_STRING) next = this.readWholeBulkString(chunk, position, output);
+      else if (type === ARRAY) next = this.readArray(chunk, position, output);
+      else if (type === SIMPLE_STRING) next = this.readSimpleString(chunk, position, output);
+      else if (type === INTEGER) next = this.readSmallInteger(chunk, position, output);
       if (next > 0) {
         position = next;
         continue;
@@ -241,14 +241,14 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       if (chunk[cr + 1] !== LF) this.missingCrlf(this.chunkOffset + cr);
       const value = this.readLine(chunk, position, cr, this.chunkOffset + position);
       position = cr + 2;
-      if (value !== NO_VALUE) this.deliver(value, emit);
+      if (value !== NO_VALUE) this.deliver(value, output);
     }
   }
 
   /** A bulk string read whole by readBulkString (see there), delivered. Returns where parsing goes on, or -1. */
-  private readWholeBulkString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+  private readWholeBulkString(chunk: Buffer, start: number, output: FrameSink<RespReply>): number {
     const value = this.readBulkString(chunk, start);
-    if (value !== NO_VALUE) this.deliver(value, emit);
+    if (value !== NO_VALUE) this.deliver(value, output);
     return this.valueEnd;
   }
 
@@ -299,7 +299,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
    * readBulkString reads whole. The array is delivered if they are all of them; otherwise it is
    * opened with them, for the rest to come through parse().
    */
-  private readArray(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+  private readArray(chunk: Buffer, start: number, output: FrameSink<RespReply>): number {
     const { maxArrayLength, maxLineLength, maxDepth } = this.limits;
     const end = chunk.length;
     if (start + 3 >= end) return -1;
@@ -322,7 +322,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       position = this.valueEnd;
     }
     if (filled === count) {
-      this.deliver(items, emit);
+      this.deliver(items, output);
       return position;
     }
     this.open(ARRAY, items, count, filled);
@@ -331,17 +331,17 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   /** A simple string (`+OK`) whose CRLF is in `chunk`, within maxLineLength. */
-  private readSimpleString(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+  private readSimpleString(chunk: Buffer, start: number, output: FrameSink<RespReply>): number {
     const scanEnd = Math.min(chunk.length - 1, start + this.limits.maxLineLength + 1);
     let cr = start + 1;
     while (cr < scanEnd && chunk[cr] !== CR) cr++;
     if (cr === scanEnd || chunk[cr + 1] !== LF) return -1;
-    this.deliver(this.simpleText(chunk, start + 1, cr), emit);
+    this.deliver(this.simpleText(chunk, start + 1, cr), output);
     return cr + 2;
   }
 
   /** An integer (`:123`, `:-7`) of at most 15 digits, so exact as a double, whose CRLF is in `chunk`. */
-  private readSmallInteger(chunk: Buffer, start: number, emit: (reply: RespReply) => void): number {
+  private readSmallInteger(chunk: Buffer, start: number, output: FrameSink<RespReply>): number {
     if (start + 3 >= chunk.length) return -1;
     const negative = chunk[start + 1] === 0x2d;
     const digitsStart = negative ? start + 2 : start + 1;
@@ -354,7 +354,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       value = value * 10 + digit;
     }
     if (position === digitsStart || position === digitsEnd || chunk[position] !== CR || chunk[position + 1] !== LF || position - start > this.limits.maxLineLength) return -1;
-    this.deliver(negative ? -value : value, emit);
+    this.deliver(negative ? -value : value, output);
     return position + 2;
   }
 
@@ -424,8 +424,8 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   /** Completes the line or payload held from earlier chunks; returns where parsing goes on, or -1. */
-  private finishPending(chunk: Buffer, emit: (reply: RespReply) => void): number {
-    if (this.payloadReceived > 0) return this.finishPayload(chunk, emit);
+  private finishPending(chunk: Buffer, output: FrameSink<RespReply>): number {
+    if (this.payloadReceived > 0) return this.finishPayload(chunk, output);
     const { pending } = this;
     const offset = this.pendingOffset;
     if (this.bulkLength >= 0) {
@@ -444,11 +444,11 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
         const held = pending.length;
         pending.clear();
         this.pendingText = undefined;
-        this.deliver(length <= held ? pendingText.slice(0, length) : pendingText + this.decodeText(chunk, 0, length - held), emit);
+        this.deliver(length <= held ? pendingText.slice(0, length) : pendingText + this.decodeText(chunk, 0, length - held), output);
         return missing;
       }
       const payload = pending.take(length, chunk);
-      this.deliver(this.payloadValue(payload, 0, length, offset), emit);
+      this.deliver(this.payloadValue(payload, 0, length, offset), output);
       return missing;
     }
     const { line } = this;
@@ -480,7 +480,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     line.clear();
     // Nothing a line gives keeps its bytes (they become a number, a string or a length), so they can be reused.
     const value = this.readLine(line.bytes, 0, lineLength, offset);
-    if (value !== NO_VALUE) this.deliver(value, emit);
+    if (value !== NO_VALUE) this.deliver(value, output);
     return next;
   }
 
@@ -551,7 +551,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   /** Hands a complete value to the aggregate being filled, completing aggregates as they fill up. */
-  private deliver(value: RespReply, emit: (reply: RespReply) => void): void {
+  private deliver(value: RespReply, output: FrameSink<RespReply>): void {
     const { stack } = this;
     for (let depth = this.depth; depth > 0; depth--) {
       const aggregate = stack[depth - 1]!;
@@ -564,7 +564,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
       if (type === ATTRIBUTE) return;
       value = type === ARRAY ? items : this.aggregateValue(type, items);
     }
-    emit(value);
+    output.next(value);
   }
 
   private aggregateValue(type: number, items: RespReply[]): RespReply {
@@ -669,7 +669,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
   }
 
   /** Goes on with the payload that holdPayload copied or kept; returns where parsing goes on, or -1. */
-  private finishPayload(chunk: Buffer, emit: (reply: RespReply) => void): number {
+  private finishPayload(chunk: Buffer, output: FrameSink<RespReply>): number {
     const length = this.bulkLength;
     const received = this.payloadReceived;
     const { payload } = this;
@@ -688,7 +688,7 @@ export class RespReplyParser implements StreamDecoder<RespReply> {
     this.payload = NO_BYTES;
     this.payloadReceived = 0;
     this.bulkLength = -1;
-    this.deliver(this.payloadValue(payload, 0, length, this.pendingOffset), emit);
+    this.deliver(this.payloadValue(payload, 0, length, this.pendingOffset), output);
     return missing;
   }
 

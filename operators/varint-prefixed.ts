@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import { FramingError } from './errors';
-import { decoderOperator, type StreamDecoder } from './internal/decoder-operator';
+import { decoderOperator, type FrameSink, type StreamDecoder } from './internal/decoder-operator';
 import { PendingBytes } from './internal/pending-bytes';
 import { DEFAULT_MAX_PREFIXED_LENGTH } from './length-prefixed';
 import { view } from './internal/buffer-view';
@@ -40,7 +40,7 @@ class VarintPrefixedDecoder implements StreamDecoder<Buffer> {
 
   constructor(private readonly maxLength: number) {}
 
-  write(chunk: Buffer, emit: (frame: Buffer) => void): void {
+  write(chunk: Buffer, output: FrameSink<Buffer>): void {
     let position = 0;
     const end = chunk.length;
     while (position < end) {
@@ -58,12 +58,12 @@ class VarintPrefixedDecoder implements StreamDecoder<Buffer> {
         : this.pending.take(this.payloadLength, chunk.subarray(position));
       position += missing;
       this.payloadLength = -1;
-      emit(payload);
+      output.next(payload);
     }
     // A zero-length payload whose header ends this chunk completes here, not in the next chunk.
     if (this.payloadLength === 0) {
       this.payloadLength = -1;
-      emit(view(chunk, end, end));
+      output.next(view(chunk, end, end));
     }
     this.chunkOffset += end;
   }

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 
 import { FramingError, RespProtocolError, type RespProtocolErrorCode } from '../errors';
-import type { StreamDecoder } from './decoder-operator';
+import type { FrameSink, StreamDecoder } from './decoder-operator';
 import { bufferOf, copyBytes, view, viewAt } from './buffer-view';
 import { HeldLine } from './held-line';
 import { PendingBytes } from './pending-bytes';
@@ -105,11 +105,11 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     this.maxInlineLength = limits.maxInlineLength;
   }
 
-  write(chunk: Buffer, emit: (command: Buffer[]) => void): void {
+  write(chunk: Buffer, output: FrameSink<Buffer[]>): void {
     if (chunk.length === 0) return;
     let position = 0;
-    if (this.held !== Held.NOTHING) position = this.finishHeld(chunk, emit);
-    if (position >= 0) this.parse(chunk, position, emit);
+    if (this.held !== Held.NOTHING) position = this.finishHeld(chunk, output);
+    if (position >= 0) this.parse(chunk, position, output);
     this.chunkOffset += chunk.length;
   }
 
@@ -127,7 +127,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   }
 
   /** Parses from `position` to the end of `chunk`, holding whatever is left unfinished. */
-  private parse(chunk: Buffer, position: number, emit: (command: Buffer[]) => void): void {
+  private parse(chunk: Buffer, position: number, output: FrameSink<Buffer[]>): void {
     const end = chunk.length;
     // Read once per chunk rather than once per argument: the buffer costs about as much as a view.
     const memory = bufferOf(chunk);
@@ -135,11 +135,11 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     while (position < end) {
       if (this.remaining === 0) {
         if (chunk[position] !== ASTERISK) {
-          position = this.parseInline(chunk, position, emit);
+          position = this.parseInline(chunk, position, output);
           if (position < 0) return;
           continue;
         }
-        const next = this.parseWholeCommand(chunk, memory, base, position, emit);
+        const next = this.parseWholeCommand(chunk, memory, base, position, output);
         if (next > 0) {
           position = next;
           continue;
@@ -152,7 +152,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       }
       if (this.bulkLength < 0) {
         // The rest of a command that an earlier chunk began, or that the tight path left at an unusual argument.
-        const next = this.readArguments(chunk, memory, base, position, this.args, this.filled, this.remaining, emit);
+        const next = this.readArguments(chunk, memory, base, position, this.args, this.filled, this.remaining, output);
         if (next !== position) {
           position = next;
           continue;
@@ -169,7 +169,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
         return;
       }
       this.bulkLength = -1;
-      this.addArgument(viewAt(memory, base + position, length), emit);
+      this.addArgument(viewAt(memory, base + position, length), output);
       position = payloadEnd + 2;
     }
   }
@@ -181,7 +181,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
    * or -1 to leave the command to the general path from its start (its `*` line is incomplete,
    * unusual or wrong), which reads it with all of redis-server's rules.
    */
-  private parseWholeCommand(chunk: Buffer, memory: ArrayBufferLike, base: number, start: number, emit: (command: Buffer[]) => void): number {
+  private parseWholeCommand(chunk: Buffer, memory: ArrayBufferLike, base: number, start: number, output: FrameSink<Buffer[]>): number {
     // Every byte read is checked to be in the chunk first: a read past its end would make V8 treat
     // every byte read at that place as possibly undefined, and the arithmetic on it as floating point.
     const end = chunk.length;
@@ -196,7 +196,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     }
     if (cr + 1 >= end || chunk[cr] !== CR || count > this.maxArrayLength || cr - start > this.maxInlineLength) return -1;
     const args: Buffer[] = count <= PREALLOCATED_ARGS ? new Array<Buffer>(count) : [];
-    return this.readArguments(chunk, memory, base, cr + 2, args, 0, count, emit);
+    return this.readArguments(chunk, memory, base, cr + 2, args, 0, count, output);
   }
 
   /**
@@ -214,7 +214,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     args: Buffer[],
     filled: number,
     remaining: number,
-    emit: (command: Buffer[]) => void,
+    output: FrameSink<Buffer[]>,
   ): number {
     const end = chunk.length;
     const { maxBulkLength, maxInlineLength } = this;
@@ -251,7 +251,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       this.args = NO_ARGS;
       this.filled = 0;
       this.remaining = 0;
-      emit(args);
+      output.next(args);
     } else {
       this.args = args;
       this.filled = filled;
@@ -287,7 +287,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
     return -1;
   }
 
-  private parseInline(chunk: Buffer, start: number, emit: (command: Buffer[]) => void): number {
+  private parseInline(chunk: Buffer, start: number, output: FrameSink<Buffer[]>): number {
     const newline = chunk.indexOf(LF, start);
     if (newline < 0 || newline - start > this.maxInlineLength) {
       if (newline >= 0 || chunk.length - start > this.maxInlineLength) this.inlineTooBig(this.chunkOffset + start);
@@ -296,29 +296,29 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       this.pending.append(start === 0 ? chunk : view(chunk, start, chunk.length));
       return -1;
     }
-    this.emitInline(chunk, start, newline, this.chunkOffset + start, emit);
+    this.emitInline(chunk, start, newline, this.chunkOffset + start, output);
     return newline + 1;
   }
 
-  private emitInline(line: Buffer, start: number, newline: number, offset: number, emit: (command: Buffer[]) => void): void {
+  private emitInline(line: Buffer, start: number, newline: number, offset: number, output: FrameSink<Buffer[]>): void {
     const end = newline > start && line[newline - 1] === CR ? newline - 1 : newline;
     const args = splitInlineArgs(line, start, end);
     if (args === null) this.fail('UNBALANCED_QUOTES', 'Protocol error: unbalanced quotes in request', offset);
-    if (args.length > 0) emit(args);
+    if (args.length > 0) output.next(args);
   }
 
   /**
    * Completes the line or payload held from earlier chunks, if `chunk` completes it; returns where
    * parsing goes on in `chunk`, or -1 when all of `chunk` was taken in.
    */
-  private finishHeld(chunk: Buffer, emit: (command: Buffer[]) => void): number {
+  private finishHeld(chunk: Buffer, output: FrameSink<Buffer[]>): number {
     switch (this.held) {
       case Held.SKIP: {
         const skipped = Math.min(this.skip, chunk.length);
         this.skip -= skipped;
         if (this.skip > 0) return -1;
         this.held = Held.NOTHING;
-        if (this.remaining === 0) this.emitCommand(emit);
+        if (this.remaining === 0) this.emitCommand(output);
         return skipped;
       }
       case Held.PAYLOAD_COPY: {
@@ -333,7 +333,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
         this.payload = NO_PAYLOAD;
         this.payloadFilled = 0;
         this.held = Held.NOTHING;
-        return this.payloadArrived(payload, chunk, missing, emit);
+        return this.payloadArrived(payload, chunk, missing, output);
       }
       case Held.PAYLOAD_PIECES: {
         const { pending } = this;
@@ -345,7 +345,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
         const payload = pending.take(this.bulkLength, chunk);
         this.held = Held.NOTHING;
         this.bulkLength = -1;
-        this.addArgument(payload, emit);
+        this.addArgument(payload, output);
         return missing;
       }
       case Held.INLINE_LINE: {
@@ -359,7 +359,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
         }
         const line = pending.take(pending.length + newline, chunk);
         this.held = Held.NOTHING;
-        this.emitInline(line, 0, line.length, this.pendingOffset, emit);
+        this.emitInline(line, 0, line.length, this.pendingOffset, output);
         return newline + 1;
       }
       default:
@@ -456,7 +456,7 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
   }
 
   /** A copied payload is complete, its last byte at `end - 1` of `chunk`: the two bytes after it are skipped. */
-  private payloadArrived(payload: Buffer, chunk: Buffer, end: number, emit: (command: Buffer[]) => void): number {
+  private payloadArrived(payload: Buffer, chunk: Buffer, end: number, output: FrameSink<Buffer[]>): number {
     this.bulkLength = -1;
     if (end + 2 > chunk.length) {
       this.skip = end + 2 - chunk.length;
@@ -464,21 +464,21 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
       this.addArgument(payload, undefined);
       return -1;
     }
-    this.addArgument(payload, emit);
+    this.addArgument(payload, output);
     return end + 2;
   }
 
-  /** Adds an argument to the command; emits the command if that completes it, unless `emit` is undefined (bytes of it are still to come). */
-  private addArgument(argument: Buffer, emit: ((command: Buffer[]) => void) | undefined): void {
+  /** Adds an argument to the command; emits the command if that completes it, unless `output` is undefined (bytes of it are still to come). */
+  private addArgument(argument: Buffer, output: FrameSink<Buffer[]> | undefined): void {
     this.args[this.filled++] = argument;
-    if (--this.remaining === 0 && emit !== undefined) this.emitCommand(emit);
+    if (--this.remaining === 0 && output !== undefined) this.emitCommand(output);
   }
 
-  private emitCommand(emit: (command: Buffer[]) => void): void {
+  private emitCommand(output: FrameSink<Buffer[]>): void {
     const command = this.args;
     this.args = NO_ARGS;
     this.filled = 0;
-    emit(command);
+    output.next(command);
   }
 
   /** Keeps the unfinished `*` or `$` line from `start` to the end of `chunk`. */

@@ -110,7 +110,7 @@ describe('operators: respCommands', () => {
         const held = (): number => parser.heldBytes();
         try {
           for (const byte of bytes) {
-            parser.write(Buffer.from([byte]), () => undefined);
+            parser.write(Buffer.from([byte]), { next: () => undefined });
             assert.ok(held() <= bound, `holds ${held()} bytes`);
           }
         } catch (error) {
@@ -132,9 +132,9 @@ describe('operators: respCommands', () => {
       }
     }
     const parser = new RespCommandParser(commandLimits({}));
-    parser.write(Buffer.from('*1\r\n$100000000\r\nab'), () => undefined);
+    parser.write(Buffer.from('*1\r\n$100000000\r\nab'), { next: () => undefined });
     assert.equal(parser.heldBytes(), 2);
-    parser.write(Buffer.from('cd'), () => undefined);
+    parser.write(Buffer.from('cd'), { next: () => undefined });
     assert.equal(parser.heldBytes(), 4);
   });
 

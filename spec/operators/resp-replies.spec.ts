@@ -127,7 +127,7 @@ describe('operators: respReplies', () => {
         const held = (): number => parser.heldBytes();
         try {
           for (const byte of bytes) {
-            parser.write(Buffer.from([byte]), () => undefined);
+            parser.write(Buffer.from([byte]), { next: () => undefined });
             assert.ok(held() <= bound, `holds ${held()} bytes`);
           }
         } catch (error) {
