@@ -9,10 +9,10 @@
 // it-length-prefixed through its sync-iterable decode, redis-parser through execute. Construction
 // is outside the clock; one untimed warm-up run of each precedes the rounds; the two alternate
 // within each round, and the ratio is the median of the rounds' own ratios (each pair runs back to
-// back, so a slow spell of the machine slows both). Each workload runs in a fresh process, as a
-// server running one protocol would: run one after another in a process, the later workloads
-// measured slower on rxloop's side (respCommands at 64 B chunks: 1.75× after all the others, 2.0×
-// alone), from what the earlier ones left behind.
+// back, so a slow spell of the machine slows both). Each workload runs in a fresh process that
+// builds only its own input, as a server running one protocol would: run one after another in a
+// process, the later workloads measured slower on rxloop's side (respCommands at 64 B chunks: 1.75×
+// after all the others, 2.0× alone), from what the earlier ones left behind.
 //
 //   npm run build && npm run bench -- operators [--rounds N] [--mb N] [--no-write] [--only TEXT]
 //
@@ -42,10 +42,24 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const WRITE = !args.includes('--no-write') && ONLY === undefined;
 const CHUNK_SIZES = [64, 1024, 16 * 1024, 64 * 1024];
 
-// A deterministic PRNG, so every run measures the same input.
-let seed = 0x2545f491;
-const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-const text = (length) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join('');
+/** A deterministic PRNG and random lowercase text from it, so that every run measures the same input. */
+function randomness(seed) {
+  let state = seed;
+  // Math.imul: a plain `*` passes 2^53, loses the low bits, and falls into a cycle of a few hundred values.
+  const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const text = (length) => Array.from({ length }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join('');
+  return { random, text };
+}
+
+/**
+ * An input built when first used, from a seed of its own: a child process builds only its own
+ * workload's, and gets the same bytes as any other run. `makeFrames` gets the randomness and
+ * returns the frame maker.
+ */
+function lazyInput(seed, makeFrames) {
+  let input;
+  return () => (input ??= buildInput(makeFrames(randomness(seed))));
+}
 
 function buildInput(makeFrame) {
   const parts = [];
@@ -136,7 +150,8 @@ function viaItLengthPrefixed(decode, options) {
 async function measureWorkload(workload) {
   const rows = [];
   for (const size of CHUNK_SIZES) {
-    const chunks = chunksOf(workload.input.data, size);
+    const input = workload.input();
+    const chunks = chunksOf(input.data, size);
     const times = { ours: [], baseline: [] };
     const ratios = [];
     const measure = async (which, timed) => {
@@ -144,7 +159,7 @@ async function measureWorkload(workload) {
       const started = process.hrtime.bigint();
       const frames = await run();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (frames !== workload.input.frames) throw new Error(`${workload.name} / ${which}: ${frames} frames, expected ${workload.input.frames}`);
+      if (frames !== input.frames) throw new Error(`${workload.name} / ${which}: ${frames} frames, expected ${input.frames}`);
       if (timed) times[which].push(seconds);
       return seconds;
     };
@@ -163,11 +178,11 @@ async function measureWorkload(workload) {
     const row = {
       workload: workload.name,
       chunk: size >= 1024 ? `${size / 1024} KiB` : `${size} B`,
-      oursFrames: workload.input.frames / ours,
-      oursMB: workload.input.data.length / ours / 1e6,
+      oursFrames: input.frames / ours,
+      oursMB: input.data.length / ours / 1e6,
       baselineName: workload.baselineName,
-      baselineFrames: workload.input.frames / baseline,
-      baselineMB: workload.input.data.length / baseline / 1e6,
+      baselineFrames: input.frames / baseline,
+      baselineMB: input.data.length / baseline / 1e6,
       ratio: median(ratios),
       ratioRange: [Math.min(...ratios), Math.max(...ratios)],
     };
@@ -193,13 +208,20 @@ function inChildProcess(index) {
 
 async function main() {
   const { decode: lpDecode } = await import('it-length-prefixed');
-  const respCommandsInput = buildInput((index) => {
+  const respCommandsInput = lazyInput(1, ({ text }) => (index) => {
     const key = `key:${String(index % 100000).padStart(6, '0')}`;
     return index % 2 === 0 ? ops.encodeReply(['SET', key, text(32)]) : ops.encodeReply(['GET', key]);
   });
-  const replyValues = [ops.resp.simple('OK'), text(32), 12345, [text(8), text(16), null]];
-  const lineInput = buildInput(() => Buffer.from(text(8 + Math.floor(random() * 72)) + '\n'));
-  const replyInput = buildInput((index) => ops.encodeReply(replyValues[index % replyValues.length]));
+  const replyInput = lazyInput(2, ({ text }) => {
+    const replyValues = [ops.resp.simple('OK'), text(32), 12345, [text(8), text(16), null]];
+    return (index) => ops.encodeReply(replyValues[index % replyValues.length]);
+  });
+  const lineInput = lazyInput(3, ({ random, text }) => () => Buffer.from(text(8 + Math.floor(random() * 72)) + '\n'));
+  // Frames of 16 to 255 bytes of text, with the header that `encodeHeader(length)` makes.
+  const prefixedInput = (seed, encodeHeader) => lazyInput(seed, ({ random, text }) => () => {
+    const payload = Buffer.from(text(16 + Math.floor(random() * 240)));
+    return Buffer.concat([encodeHeader(payload.length), payload]);
+  });
   const workloads = [
     {
       name: 'lines → strings',
@@ -218,11 +240,10 @@ async function main() {
     },
     {
       name: 'lengthPrefixed (4-byte BE)',
-      input: buildInput(() => {
-        const payload = Buffer.from(text(16 + Math.floor(random() * 240)));
+      input: prefixedInput(4, (length) => {
         const header = Buffer.alloc(4);
-        header.writeUInt32BE(payload.length);
-        return Buffer.concat([header, payload]);
+        header.writeUInt32BE(length);
+        return header;
       }),
       ours: viaOperator(() => ops.lengthPrefixed()),
       baselineName: 'it-length-prefixed (4-byte decoder)',
@@ -230,11 +251,7 @@ async function main() {
     },
     {
       name: 'varintPrefixed',
-      input: buildInput(() => {
-        const payload = Buffer.from(text(16 + Math.floor(random() * 240)));
-        const header = payload.length < 128 ? Buffer.from([payload.length]) : Buffer.from([(payload.length & 0x7f) | 0x80, payload.length >> 7]);
-        return Buffer.concat([header, payload]);
-      }),
+      input: prefixedInput(5, (length) => (length < 128 ? Buffer.from([length]) : Buffer.from([(length & 0x7f) | 0x80, length >> 7]))),
       ours: viaOperator(() => ops.varintPrefixed()),
       baselineName: 'it-length-prefixed',
       baseline: viaItLengthPrefixed(lpDecode),
