@@ -1,6 +1,8 @@
+import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
 import { from, Subject, type OperatorFunction } from 'rxjs';
 import { FramingError, RespProtocolError } from '../../operators';
+import type { StreamDecoder } from '../../operators/internal/decoder-operator';
 import { PendingBytes } from '../../operators/internal/pending-bytes';
 
 /** How a byte stream is cut into chunks: whole, one byte at a time, or cyclic chunk sizes (with empty chunks). */
@@ -69,6 +71,22 @@ export function feedBytewise<T>(operator: OperatorFunction<Buffer, T>, bytes: Ui
   for (let index = 0; index < bytes.length && !failed; index++) {
     input.next(Buffer.from([bytes[index]!]));
     check(index + 1, values, failed);
+  }
+}
+
+/**
+ * Writes `bytes` to a parser one at a time, checking after each that it holds at most `bound` bytes,
+ * until it fails, with a typed error only.
+ */
+export function assertHoldsAtMost(parser: StreamDecoder<unknown> & { heldBytes(): number }, bytes: Uint8Array, bound: number): void {
+  const ignore = { next: () => undefined };
+  try {
+    for (const byte of bytes) {
+      parser.write(Buffer.from([byte]), ignore);
+      assert.ok(parser.heldBytes() <= bound, `holds ${parser.heldBytes()} bytes`);
+    }
+  } catch (error) {
+    typedErrorCode(error);
   }
 }
 
