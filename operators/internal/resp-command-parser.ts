@@ -203,8 +203,9 @@ export class RespCommandParser implements StreamDecoder<Buffer[]> {
    * Reads arguments of the command in `args` (`filled` read, `remaining` to read) from `position`
    * for as long as each is a `$` line with a plain decimal length within the limits, followed by
    * its payload and the two bytes after it, all in `chunk`: as views of the chunk. Emits the
-   * command once complete; otherwise keeps it, for the general path to read the next argument,
-   * and holds the payload if it is that argument's that the chunk cuts. Returns where it stopped.
+   * command once complete; otherwise keeps it, for the general path to read the next argument
+   * (or, when the chunk ends inside that argument's payload after its whole `$` line, holds the
+   * payload itself). Returns where it stopped.
    */
   private readArguments(
     chunk: Buffer,
