@@ -7,7 +7,7 @@
 // same chunks synchronously: rxloop through a bare Observable, split2 and binary-split through
 // their streams (flowing before the clock starts, so each write is processed as it is made),
 // it-length-prefixed through its sync-iterable decode, redis-parser through execute. Construction
-// is outside the clock; one untimed warm-up run of each precedes the rounds; the two alternate
+// is outside the clock; three untimed warm-up runs of each precede the rounds; the two alternate
 // within each round, and the ratio is the median of the rounds' own ratios (each pair runs back to
 // back, so a slow spell of the machine slows both). Each workload runs in a fresh process that
 // builds only its own input, as a server running one protocol would: run one after another in a
@@ -41,6 +41,10 @@ const WORKLOAD = args.includes('--workload') ? option('workload', 0) : undefined
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const WRITE = !args.includes('--no-write') && ONLY === undefined;
 const CHUNK_SIZES = [64, 1024, 16 * 1024, 64 * 1024];
+// Untimed runs of each before the rounds. respCommands' first chunk size in a fresh process took
+// 450–600 ns per command in its first run, 170–270 in its second and 130–145 from the third on: V8
+// was still optimizing, so with one warm-up run the first timed rounds measured the compiler.
+const WARMUP_RUNS = 3;
 
 /** A deterministic PRNG and random lowercase text from it, so that every run measures the same input. */
 function randomness(seed) {
@@ -163,8 +167,10 @@ async function measureWorkload(workload) {
       if (timed) times[which].push(seconds);
       return seconds;
     };
-    await measure('ours', false);
-    await measure('baseline', false);
+    for (let run = 0; run < WARMUP_RUNS; run++) {
+      await measure('ours', false);
+      await measure('baseline', false);
+    }
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which one runs first, so neither always gets the warmer caches.
       const order = round % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
@@ -310,7 +316,7 @@ async function main() {
     '## Operators: decoder throughput',
     '',
     `${date}, Node ${process.version}, \`${command}\`: ${(TARGET_BYTES / 1024 / 1024).toFixed(0)} MiB of prebuilt input per workload, cut into chunks of each size,`,
-    `fed synchronously to each implementation, construction outside the clock, after one warm-up run of each; each workload in a fresh process;`,
+    `fed synchronously to each implementation, construction outside the clock, after ${WARMUP_RUNS} warm-up runs of each; each workload in a fresh process;`,
     `${ROUNDS} rounds, the two alternating within each. Frames/s and MB/s are medians over rounds; the ratio is the median`,
     `of the rounds' own ratios (each pair runs back to back), with their range.`,
     '',
