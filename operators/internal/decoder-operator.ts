@@ -39,6 +39,17 @@ class DecoderSubscriber<T> extends Subscriber<Buffer> {
     super(output);
   }
 
+  /**
+   * Subscriber#next, but calling the decoder directly: Subscriber#next's own `this._next(value)` is
+   * one call site for every subscriber in the program, and a decoder among its targets makes it
+   * polymorphic where each frame goes out through output.next, which V8 inlines into the decoder's
+   * loop.
+   */
+  override next(chunk: Buffer): void {
+    if (this.isStopped) super.next(chunk);
+    else this._next(chunk);
+  }
+
   protected override _next(chunk: Buffer): void {
     try {
       this.decoder.write(chunk, this.output);
