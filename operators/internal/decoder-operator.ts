@@ -25,9 +25,9 @@ export function decoderOperator<T>(createDecoder: () => StreamDecoder<T>): Opera
 
 /**
  * Subscribed to the source directly, as RxJS's own operators are: each chunk reaches write()
- * through Subscriber#next alone, where an observer object would be wrapped in a SafeSubscriber and
- * its ConsumerObserver, two more calls per chunk. The decoder gets `output` itself, not a callback
- * that calls output.next: one call less per frame.
+ * through this subscriber's next alone, where an observer object would be wrapped in a
+ * SafeSubscriber and its ConsumerObserver, two more calls per chunk. The decoder gets `output`
+ * itself, not a callback that calls output.next: one call less per frame.
  */
 class DecoderSubscriber<T> extends Subscriber<Buffer> {
   constructor(
