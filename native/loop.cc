@@ -27,6 +27,13 @@ constexpr size_t kMinSlabRoom = 4096;
 constexpr uint64_t kBackoffMs = 100;
 constexpr int kRecordWidth = 4;
 constexpr int kIoWidth = 3;
+// A flush span: [source, offset, length], where the source is one of these.
+constexpr int kSpanWidth = 3;
+enum SpanSource : int {
+  kSpanSlab = 0,    // input forwarded as it was read: offset into the slab
+  kSpanArena = 1,   // small output JavaScript copied into the arena: offset into it
+  kSpanBuffer = 2,  // any other output: offset is its index in the buffers array
+};
 
 #ifdef IOV_MAX
 constexpr int kMaxIov = IOV_MAX;
@@ -223,21 +230,24 @@ Napi::Function Loop::Define(Napi::Env env) {
                      });
 }
 
-// new Loop(onBatch(count, slab), records: Float64Array, io: Float64Array, stats: Float64Array)
+// new Loop(onBatch(count, slab), records: Float64Array, io: Float64Array, stats: Float64Array,
+//          spans: Float64Array, arena: Uint8Array)
 Loop::Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsFunction() || !info[1].IsTypedArray() ||
-      !info[2].IsTypedArray() || !info[3].IsTypedArray()) {
-    throw Napi::TypeError::New(env, "new Loop(onBatch, records, io, stats)");
+  if (info.Length() < 6 || !info[0].IsFunction() || !info[1].IsTypedArray() ||
+      !info[2].IsTypedArray() || !info[3].IsTypedArray() || !info[4].IsTypedArray() ||
+      !info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "new Loop(onBatch, records, io, stats, spans, arena)");
   }
   on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "rxloop.Loop");
   Napi::Float64Array records = info[1].As<Napi::Float64Array>();
   Napi::Float64Array io = info[2].As<Napi::Float64Array>();
   Napi::Float64Array stats = info[3].As<Napi::Float64Array>();
+  Napi::Float64Array spans = info[4].As<Napi::Float64Array>();
   if (records.ElementLength() < kRecordWidth * 16 || io.ElementLength() < kIoWidth ||
-      stats.ElementLength() < kStatCount) {
-    throw Napi::RangeError::New(env, "Loop: records, io or stats array too small");
+      stats.ElementLength() < kStatCount || spans.ElementLength() < kSpanWidth) {
+    throw Napi::RangeError::New(env, "Loop: records, io, stats or spans array too small");
   }
   records_ref_ = Napi::Persistent(records);
   io_ref_ = Napi::Persistent(io);
@@ -247,6 +257,13 @@ Loop::Loop(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Loop>(info), env_(
   io_ = io.Data();
   io_capacity_ = io.ElementLength() / kIoWidth;
   stats_ = stats.Data();
+  spans_ref_ = Napi::Persistent(spans);
+  spans_ = spans.Data();
+  span_capacity_ = spans.ElementLength() / kSpanWidth;
+  Napi::Uint8Array arena = info[5].As<Napi::Uint8Array>();
+  arena_ref_ = Napi::Persistent(arena);
+  arena_ = reinterpret_cast<const char*>(arena.Data());
+  arena_size_ = arena.ByteLength();
 
   int err = 0;
   poller_.reset(Poller::Create(kMaxEvents, &err));
@@ -389,23 +406,23 @@ void Loop::Unlisten(const Napi::CallbackInfo& info) {
   UpdateRef();
 }
 
-// flush(count, spans, slab, buffers): io holds `count` entries [slot, flags, chunkCount]; the
-// chunks of each entry follow one another in `spans` as [offset, length] pairs. A chunk read into
-// the loop's slab (what a proxy forwards) is named by its offset in `slab`, so that it costs no
-// N-API call; any other chunk is Buffer i of `buffers`, with offset -1 - i. Each entry is answered
-// in place: [slot, open ? 0 : 1, open ? bytes still queued natively : errno].
+// flush(count, slab, buffers): io holds `count` entries [slot, flags, chunkCount]; the chunks of
+// each entry follow one another in spans as [source, offset, length]. Output that is
+// already in memory the loop knows (input forwarded from the slab, small output JavaScript copied
+// into the arena) is named by its offset there, so that it costs no N-API call; any other chunk
+// is Buffer `offset` of `buffers`. Each entry is answered in place:
+// [slot, open ? 0 : 1, open ? bytes still queued natively : errno].
 void Loop::Flush(const Napi::CallbackInfo& info) {
   constexpr double kFlagShutdown = 1;
   Napi::Env env = info.Env();
   uint32_t count = info[0].As<Napi::Number>().Uint32Value();
   if (count > io_capacity_) throw Napi::RangeError::New(env, "flush: too many entries");
-  Napi::Float64Array span_array = info[1].As<Napi::Float64Array>();
   // The slab is null before the first batch, and then no span may name it: one call tells both.
   void* slab = nullptr;
   size_t slab_length = 0;
-  if (napi_get_arraybuffer_info(env, info[2], &slab, &slab_length) != napi_ok) slab_length = 0;
-  OutputChunks chunks{span_array.Data(), span_array.ElementLength() / 2,
-                      static_cast<const char*>(slab), slab_length, info[3].As<Napi::Array>()};
+  if (napi_get_arraybuffer_info(env, info[1], &slab, &slab_length) != napi_ok) slab_length = 0;
+  OutputChunks chunks{spans_, span_capacity_, static_cast<const char*>(slab), slab_length,
+                      arena_, arena_size_, info[2].As<Napi::Array>()};
   size_t next_span = 0;
   for (uint32_t i = 0; i < count; i++) {
     double* entry = io_ + i * kIoWidth;
@@ -452,23 +469,26 @@ void Loop::Flush(const Napi::CallbackInfo& info) {
 }
 
 iovec Loop::OutputChunks::Take(Napi::Env env, size_t span) const {
-  double offset = spans[2 * span];
-  double length = spans[2 * span + 1];
-  // Compared as doubles, so that NaN or a negative length fails too.
-  if (offset >= 0) {
-    if (!(length >= 0 && offset + length <= static_cast<double>(slab_length))) {
-      throw Napi::RangeError::New(env, "flush: a span outside the slab");
+  const double* at = spans + kSpanWidth * span;
+  double source = at[0];
+  double offset = at[1];
+  double length = at[2];
+  if (source == kSpanSlab || source == kSpanArena) {
+    const char* base = source == kSpanSlab ? slab : arena;
+    size_t size = source == kSpanSlab ? slab_length : arena_length;
+    // Compared as doubles, so that NaN or a negative offset or length fails too.
+    if (!(offset >= 0 && length >= 0 && offset + length <= static_cast<double>(size))) {
+      throw Napi::RangeError::New(env, "flush: a span outside the slab or the arena");
     }
-    return iovec{const_cast<char*>(slab + static_cast<size_t>(offset)), static_cast<size_t>(length)};
+    return iovec{const_cast<char*>(base + static_cast<size_t>(offset)), static_cast<size_t>(length)};
   }
-  double index = -1 - offset;
-  // Two N-API calls a buffer, not five: this runs for every chunk not read by the loop.
+  // Two N-API calls a buffer, not five: this runs for every chunk not in the slab or the arena.
   napi_value value;
   napi_typedarray_type type;
   size_t byte_length;
   void* data;
-  if (!(index >= 0 && index <= UINT32_MAX) ||
-      napi_get_element(env, buffers, static_cast<uint32_t>(index), &value) != napi_ok ||
+  if (source != kSpanBuffer || !(offset >= 0 && offset <= UINT32_MAX) ||
+      napi_get_element(env, buffers, static_cast<uint32_t>(offset), &value) != napi_ok ||
       napi_get_typedarray_info(env, value, &type, &byte_length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_uint8_array) {
     throw Napi::TypeError::New(env, "flush: not a Buffer");

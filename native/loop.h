@@ -4,7 +4,8 @@
 // Each wake-up drains what is ready (accepts, reads into a JavaScript-owned slab, finishes
 // pending writes) and reports it to JavaScript in ONE call, as records in a Float64Array:
 // [kind, slot, a, b]. JavaScript answers with one Flush call per turn that writev()s every
-// connection's gathered output straight from its Buffers.
+// connection's gathered output straight from where it lies: the slab, an arena small chunks are
+// copied into, or its Buffers.
 #ifndef RXLOOP_LOOP_H_
 #define RXLOOP_LOOP_H_
 
@@ -175,13 +176,15 @@ class Loop : public Napi::ObjectWrap<Loop> {
                            const uint8_t* local, size_t local_len);
   void ReadConn(uint32_t slot);
   void WriteRemainder(uint32_t slot);
-  // One flush call's output: [offset, length] spans into `slab`, or offset -1 - i for Buffer i of
-  // `buffers` (see Flush).
+  // One flush call's output: [source, offset, length] spans into `slab`, the arena or `buffers`
+  // (see Flush).
   struct OutputChunks {
     const double* spans;
     size_t span_count;
     const char* slab;
     size_t slab_length;
+    const char* arena;
+    size_t arena_length;
     Napi::Array buffers;
     iovec Take(Napi::Env env, size_t span) const;
   };
@@ -215,6 +218,14 @@ class Loop : public Napi::ObjectWrap<Loop> {
   double* io_ = nullptr;
   size_t io_capacity_ = 0;
   double* stats_ = nullptr;
+  // A flush's chunks, described by JavaScript.
+  Napi::Reference<Napi::Float64Array> spans_ref_;
+  const double* spans_ = nullptr;
+  size_t span_capacity_ = 0;
+  // Where JavaScript copies small output for a flush; its bytes are free again once flush returns.
+  Napi::Reference<Napi::Uint8Array> arena_ref_;
+  const char* arena_ = nullptr;
+  size_t arena_size_ = 0;
 
   Napi::Reference<Napi::ArrayBuffer> slab_ref_;
   uint8_t* slab_ = nullptr;

@@ -123,6 +123,41 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('sends tens of thousands of small writes from one turn, from many connections, in order', async () => {
+      // Sizes around the native backend's copy threshold (1 KiB), and more chunks in one turn than
+      // one flush describes (16,384): from one connection, and only from several together.
+      const random = seededRandom(11);
+      const parts = Array.from({ length: 40_000 }, (_, i) =>
+        pattern(1 + Math.floor(random() * (random() < 0.9 ? 64 : 1500)), i + 1),
+      );
+      const counts = [40_000, 9_000, 9_000, 9_000, 3_000, 3_000];
+      const { server, port } = await startServer(backend, (conn) =>
+        conn.input$.pipe(
+          map((request) => {
+            // the request itself goes back first: input forwarded as it was read
+            conn.write(request);
+            const count = counts[Number(request.toString().split(' ')[1])];
+            for (let i = 0; i < count; i++) conn.write(parts[i]);
+            return Buffer.from('.');
+          }),
+        ),
+      );
+      try {
+        const sockets = await Promise.all(counts.map(() => connect(port)));
+        const replies = sockets.map((socket, i) => {
+          const request = Buffer.from(`client ${i}`);
+          const expected = Buffer.concat([request, ...parts.slice(0, counts[i]), Buffer.from('.')]);
+          const reply = readBytes(socket, expected.length);
+          socket.write(request);
+          return reply.then((bytes) => assert.ok(bytes.equals(expected), `client ${i}`));
+        });
+        await Promise.all(replies);
+        sockets.forEach((socket) => socket.destroy());
+      } finally {
+        await server.close();
+      }
+    });
+
     it('answers every request of a peer that has already shut its write side', async () => {
       const { server, port } = await startServer(backend, (conn) =>
         conn.input$.pipe(

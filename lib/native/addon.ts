@@ -13,7 +13,7 @@ export interface NativeLoopHandle {
   ): [number, Buffer];
   unlisten(slot: number): void;
   connect(kind: 'tcp' | 'unix', ipOrPath: string, port: number, noDelay: boolean, keepAliveSeconds: number): [number, number];
-  flush(count: number, spans: Float64Array, slab: ArrayBuffer | null, buffers: Buffer[]): void;
+  flush(count: number, slab: ArrayBuffer | null, buffers: Buffer[]): void;
   setReading(slot: number, on: boolean): void;
   backlog(slot: number): number;
   destroy(slot: number): void;
@@ -32,6 +32,8 @@ export interface Addon {
     records: Float64Array,
     io: Float64Array,
     stats: Float64Array,
+    spans: Float64Array,
+    arena: Uint8Array,
   ) => NativeLoopHandle;
 }
 

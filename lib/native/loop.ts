@@ -31,6 +31,10 @@ import {
   RECORD_SENDABLE,
   RECORD_WIDTH,
   RECORD_WROTE,
+  SPAN_ARENA,
+  SPAN_BUFFER,
+  SPAN_SLAB,
+  SPAN_WIDTH,
   STAT_NAMES,
 } from './records';
 import { decodeAddress, encodedLength, packedIPv4, unpackIPv4 } from './sockaddr';
@@ -38,8 +42,12 @@ import { NativeUdpSocket } from './udp';
 
 const RECORD_CAPACITY = 8192;
 const FLUSH_CAPACITY = 4096;
-// Chunks described per flush call before the spans array grows for a burst (and shrinks after).
+// Chunks described per flush call; one connection's burst of more is sent as one Buffer.
 const SPAN_CAPACITY = 16384;
+// Output chunks up to ARENA_CHUNK bytes are copied into the arena, up to ARENA_SIZE a flush call:
+// a copy of a few hundred bytes costs less than the N-API calls that find a Buffer's memory.
+const ARENA_SIZE = 64 * 1024;
+const ARENA_CHUNK = 1024;
 
 const systemErrors = getSystemErrorMap();
 
@@ -142,14 +150,16 @@ export class NativeLoop implements Backend {
   private readonly dialing = new Map<number, Dialing>();
   private slab: ArrayBuffer | null = null;
   private slabBytes = Buffer.alloc(0);
-  // This turn's output: each chunk as [offset, length] in the slab, or [-1 - i, 0] for outgoing[i].
-  private spans = new Float64Array(SPAN_CAPACITY * 2);
+  // This turn's output: each chunk as [source, offset, length] (see SPAN_SLAB and the others).
+  private readonly spans = new Float64Array(SPAN_CAPACITY * SPAN_WIDTH);
   private spanCount = 0;
+  private readonly arena = new Uint8Array(new ArrayBuffer(ARENA_SIZE));
+  private arenaUsed = 0;
   private outgoing: Buffer[] = [];
   private flushed: NativeConnection[] = [];
 
   constructor(addon: Addon) {
-    this.handle = new addon.Loop(this.onBatch, this.records, this.io, this.stats);
+    this.handle = new addon.Loop(this.onBatch, this.records, this.io, this.stats, this.spans, this.arena);
   }
 
   async listen(address: ListenAddress, options: ListenOptions, owner: ServerOwner): Promise<BoundListener> {
@@ -392,7 +402,11 @@ export class NativeLoop implements Backend {
     const io = this.io;
     for (const conn of connections) {
       if (conn.isClosed) continue;
-      const chunks = conn.takeOutput();
+      let chunks = conn.takeOutput();
+      if (chunks !== null && this.spanCount + chunks.length > SPAN_CAPACITY) {
+        if (this.flushed.length > 0) this.submit();
+        if (chunks.length > SPAN_CAPACITY) chunks = [Buffer.concat(chunks)];
+      }
       // this.flushed, not a copy of it: submit() replaces it.
       const entry = this.flushed.length * IO_WIDTH;
       io[entry] = conn.slot;
@@ -406,31 +420,32 @@ export class NativeLoop implements Backend {
 
   /**
    * Adds `chunks` to the spans. A chunk that lies in the slab (input forwarded as it was read) is
-   * named by its offset there, which the native side turns into a pointer without an N-API call;
-   * any other goes into `outgoing`.
+   * named by its offset there, and a small one is copied into the arena: the native side finds
+   * both without an N-API call. Any other goes into `outgoing`.
    */
   private describe(chunks: Buffer[]): void {
-    let at = this.spanCount * 2;
-    const needed = at + chunks.length * 2;
-    if (needed > this.spans.length) {
-      const grown = new Float64Array(Math.max(needed, this.spans.length * 2));
-      grown.set(this.spans.subarray(0, at));
-      this.spans = grown;
-    }
+    let at = this.spanCount * SPAN_WIDTH;
     const spans = this.spans;
     const slab = this.slab;
     for (const chunk of chunks) {
+      const length = chunk.length;
       if (chunk.buffer === slab) {
-        spans[at] = chunk.byteOffset;
-        spans[at + 1] = chunk.length;
+        spans[at] = SPAN_SLAB;
+        spans[at + 1] = chunk.byteOffset;
+      } else if (length <= ARENA_CHUNK && this.arenaUsed + length <= ARENA_SIZE) {
+        this.arena.set(chunk, this.arenaUsed);
+        spans[at] = SPAN_ARENA;
+        spans[at + 1] = this.arenaUsed;
+        this.arenaUsed += length;
       } else {
-        spans[at] = -1 - this.outgoing.length;
-        spans[at + 1] = 0;
+        spans[at] = SPAN_BUFFER;
+        spans[at + 1] = this.outgoing.length;
         this.outgoing.push(chunk);
       }
-      at += 2;
+      spans[at + 2] = length;
+      at += SPAN_WIDTH;
     }
-    this.spanCount = at / 2;
+    this.spanCount = at / SPAN_WIDTH;
   }
 
   private submit(): void {
@@ -440,9 +455,9 @@ export class NativeLoop implements Backend {
     this.flushed = [];
     const outgoing = this.outgoing;
     if (outgoing.length > 0) this.outgoing = [];
-    this.handle.flush(flushed.length, this.spans, this.slab, outgoing);
+    this.handle.flush(flushed.length, this.slab, outgoing);
     this.spanCount = 0;
-    if (this.spans.length > SPAN_CAPACITY * 2) this.spans = new Float64Array(SPAN_CAPACITY * 2);
+    this.arenaUsed = 0;
     for (let i = 0; i < flushed.length; i++) {
       const conn = flushed[i];
       const entry = i * IO_WIDTH;

@@ -12,6 +12,10 @@ export const RECORD_SENDABLE = 8; // slot: a UDP socket that would block takes d
 
 export const IO_WIDTH = 3; // in: [slot, flags, chunkCount]; out: [slot, closed ? 1 : 0, queued bytes | errno]
 export const FLUSH_SHUTDOWN = 1;
+export const SPAN_WIDTH = 3; // a flushed chunk: [source, offset, length]
+export const SPAN_SLAB = 0; // offset into the slab (input forwarded as it was read)
+export const SPAN_ARENA = 1; // offset into the arena (small output copied there)
+export const SPAN_BUFFER = 2; // offset is the index of the chunk in the buffers array
 
 export const STAT_NAMES = [
   'batches',
